@@ -1,0 +1,1 @@
+"""The `aftm` console command."""

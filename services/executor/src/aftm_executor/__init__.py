@@ -1,0 +1,1 @@
+"""AFTM executor: signals to orders through the gateway. Arrives with the live pipeline."""

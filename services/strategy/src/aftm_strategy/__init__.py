@@ -1,0 +1,1 @@
+"""AFTM strategy service: support/resistance conditions turned into signals."""

@@ -1,0 +1,1 @@
+"""AFTM common library: the vocabulary and wire format every service shares."""

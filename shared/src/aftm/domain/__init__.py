@@ -1,0 +1,1 @@
+"""The vocabulary every service shares: plain values, no I/O."""

@@ -1,0 +1,30 @@
+"""Prices in whole points: the engine's unit, read exactly from text or JSON numbers."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from aftm.errors import InvalidInput
+
+
+def whole_points(value: object, field: str) -> int:
+    """Read an exact whole number of points from an int, an integral float, or decimal text.
+
+    "17500", "17500.0" and 17500.0 are 17500; "17500.5" is refused rather than rounded, because
+    a silently rounded price would move a trigger.
+    """
+    if isinstance(value, bool):
+        raise InvalidInput(field, f"{value!r} is not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | str):
+        try:
+            number = Decimal(value.strip() if isinstance(value, str) else repr(value))
+        except InvalidOperation:
+            raise InvalidInput(field, f"{value!r} is not a number") from None
+        if not number.is_finite():
+            raise InvalidInput(field, f"{value!r} is not a finite number")
+        if number != number.to_integral_value():
+            raise InvalidInput(field, f"{value!r} is not a whole number of points")
+        return int(number)
+    raise InvalidInput(field, f"{value!r} is not a number")
