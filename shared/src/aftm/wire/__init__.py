@@ -1,0 +1,1 @@
+"""How AFTM values travel between processes: one msgpack codec, sockets and frame layouts."""

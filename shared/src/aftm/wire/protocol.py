@@ -1,0 +1,253 @@
+"""Every message that crosses a socket between AFTM processes, beyond the domain values.
+
+Sockets and frame layouts (all payloads are codec frames, see codec.py):
+
+  gateway PUB (bind)       [topic, payload]  topics: b"tick:<symbol>" Tick,
+                                             b"order:" OrderUpdated, b"fill:" OrderFilled,
+                                             b"heartbeat" GatewayHeartbeat (every second)
+  gateway ROUTER (bind)    DEALER sends [payload]; ROUTER sees [identity, payload]
+  strategy ROUTER (bind)   control: conditions; same layout
+  executor ROUTER (bind)   control: account selection and status; same layout
+  executor PULL (bind)     [payload] Signal, pushed by the strategy
+
+Requests travel as `Request(request_id, body)` and are answered by `Reply(request_id, ...)` with
+the same id, so a client that timed out and reconnected can recognise and drop a late reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from aftm.domain.conditions import Condition
+from aftm.domain.positions import Position
+from aftm.domain.signals import Signal
+from aftm.domain.types import OrderStatus, Side
+
+TICK_TOPIC = b"tick:"
+ORDER_TOPIC = b"order:"
+FILL_TOPIC = b"fill:"
+HEARTBEAT_TOPIC = b"heartbeat"
+
+
+def tick_topic(symbol: str) -> bytes:
+    return TICK_TOPIC + symbol.encode()
+
+
+class ErrorCode(StrEnum):
+    BAD_REQUEST = "bad_request"  # the request itself is malformed or unsupported
+    INVALID = "invalid"  # a value was refused (unknown symbol, bad quantity, ...)
+    NOT_FOUND = "not_found"
+    NOT_LOGGED_IN = "not_logged_in"
+    REJECTED = "rejected"  # the broker or a risk check said no
+    UNAVAILABLE = "unavailable"  # a dependency is down or timed out: the outcome is unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    request_id: str
+    body: object
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    request_id: str
+    ok: bool
+    body: object | None = None
+    error_code: ErrorCode | None = None
+    error: str = ""
+
+
+# --- gateway requests ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    user: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class Logout:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryOrder:
+    client_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListOrders:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ListPositions:
+    account: str = ""  # empty: every account
+
+
+@dataclass(frozen=True, slots=True)
+class ListAccounts:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterItem:
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnregisterItem:
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListFutures:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class GetHealth:
+    pass
+
+
+# --- gateway replies and events -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    """What the gateway knows of one order, keyed by the client order id."""
+
+    client_order_id: str
+    broker_order_id: str
+    account: str
+    symbol: str
+    side: Side
+    quantity: int
+    filled_quantity: int
+    average_price: Decimal | None
+    status: OrderStatus
+    reason: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderList:
+    orders: tuple[OrderSnapshot, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionList:
+    positions: tuple[Position, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountList:
+    accounts: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Future:
+    symbol: str
+    name: str
+    point_value_twd: int
+    last_price: int
+    registered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FutureList:
+    futures: tuple[Future, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayHealth:
+    broker: str
+    logged_in: bool
+    last_broker_event_ns: int  # 0: never
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdated:
+    order: OrderSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayHeartbeat:
+    health: GatewayHealth
+
+
+# --- strategy control -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AddCondition:
+    condition: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveCondition:
+    condition_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListConditions:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionList:
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ListSignals:
+    """Every signal the strategy has emitted: the executor's resync after it was down."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalList:
+    signals: tuple[Signal, ...]
+
+
+# --- executor control -------------------------------------------------------------------------
+
+
+class TradingMode(StrEnum):
+    ACTIVE = "active"  # entries and exits
+    REDUCING = "reducing"  # only orders that reduce a position
+    HALTED = "halted"  # nothing
+
+
+@dataclass(frozen=True, slots=True)
+class SelectAccount:
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetTradingMode:
+    mode: TradingMode
+
+
+@dataclass(frozen=True, slots=True)
+class GetExecutorStatus:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorStatus:
+    account: str
+    mode: TradingMode
+    gateway_alive: bool
+    signals_received: int
+    orders_sent: int
+    signals_rejected: int
+    positions: tuple[Position, ...]

@@ -1,0 +1,62 @@
+"""Socket construction and the request/reply framing shared by every ROUTER server."""
+
+from __future__ import annotations
+
+import zmq
+
+from aftm.errors import DecodeError
+from aftm.wire.codec import decode, encode
+from aftm.wire.protocol import ErrorCode, Reply, Request
+
+
+def make_socket(
+    context: zmq.Context[zmq.Socket[bytes]],
+    kind: int,
+    *,
+    bind: str | None = None,
+    connect: str | None = None,
+    subscribe: tuple[bytes, ...] = (),
+) -> zmq.Socket[bytes]:
+    """A socket that never blocks close (linger 0): state that matters is journaled, not queued."""
+    sock = context.socket(kind)
+    sock.setsockopt(zmq.LINGER, 0)
+    if kind == zmq.ROUTER:
+        # An unroutable reply (the client went away) is dropped rather than silently queued.
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
+    for topic in subscribe:
+        sock.setsockopt(zmq.SUBSCRIBE, topic)
+    if bind is not None:
+        sock.bind(bind)
+    if connect is not None:
+        sock.connect(connect)
+    return sock
+
+
+def bound_endpoint(sock: zmq.Socket[bytes]) -> str:
+    """The concrete endpoint after binding to port 0 (tests) or a wildcard."""
+    endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
+    assert isinstance(endpoint, bytes)  # noqa: S101 - LAST_ENDPOINT is always bytes
+    return endpoint.decode()
+
+
+def read_request(frames: list[bytes]) -> tuple[bytes, Request]:
+    """Split a ROUTER message into (client identity, request); DecodeError if it is not one."""
+    if len(frames) != 2:
+        raise DecodeError(f"expected [identity, payload], got {len(frames)} frames")
+    identity, payload = frames
+    request = decode(payload)
+    if not isinstance(request, Request):
+        raise DecodeError(f"expected a Request, got {type(request).__name__}")
+    return identity, request
+
+
+def reply_frames(identity: bytes, reply: Reply) -> list[bytes]:
+    return [identity, encode(reply)]
+
+
+def ok(request: Request, body: object | None = None) -> Reply:
+    return Reply(request_id=request.request_id, ok=True, body=body)
+
+
+def error(request: Request, code: ErrorCode, message: str) -> Reply:
+    return Reply(request_id=request.request_id, ok=False, error_code=code, error=message)
