@@ -211,3 +211,12 @@ def test_long_trailing_runs_do_not_grow_the_index_without_bound() -> None:
     book = engine._books["TXFL6"]
     assert len(book.rising) + len(book.falling) < 200
     assert engine.conditions()[0].trigger_price == 10_000 - 4999
+
+
+def test_changes_are_reported_once_for_persistence() -> None:
+    engine = ConditionEngine([a_condition(id="moves"), a_condition(id="still", trigger_price=500)])
+
+    engine.on_tick(a_tick(990))
+
+    assert [(c.id, c.stage) for c in engine.take_changes()] == [("moves", Stage.TRIGGERED)]
+    assert engine.take_changes() == []

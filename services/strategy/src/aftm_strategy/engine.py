@@ -73,6 +73,7 @@ class ConditionEngine:
     def __init__(self, conditions: Iterable[Condition] = ()) -> None:
         self._slots: dict[str, _Slot] = {}
         self._books: dict[str, _SymbolBook] = {}
+        self._changed: dict[str, Condition] = {}
         self._order = itertools.count()
         self._push = itertools.count()
         for condition in conditions:
@@ -117,6 +118,8 @@ class ConditionEngine:
             book.live_entries -= len(_flatten(_thresholds(before)))
             slot.condition = after
             slot.version += 1
+            if after is not before:
+                self._changed[after.id] = after
             self._index(book, slot)
             if fired is not None:
                 signals.append(
@@ -132,6 +135,11 @@ class ConditionEngine:
                     )
                 )
         return signals
+
+    def take_changes(self) -> list[Condition]:
+        """Conditions whose stage or trigger changed since the last call: what a store persists."""
+        changed, self._changed = list(self._changed.values()), {}
+        return changed
 
     def _pop_crossed(self, book: _SymbolBook, price: int) -> set[_Slot]:
         crossed: set[_Slot] = set()
