@@ -1,0 +1,216 @@
+"""The `aftm` command: arguments in, one line per error out, exit codes. The work lives elsewhere.
+
+Each subcommand is a function that adds its parser and sets `handler`; a new subcommand is one
+more such function in `SUBCOMMANDS`. Any bad input (a file, an option) ends with exactly one line
+`aftm: error: ...` on stderr and exit code 2; a traceback means a bug in aftm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TypeAlias
+
+from aftm.domain.prices import whole_points
+from aftm.errors import AftmError, InvalidInput
+from aftm_console.backtest.report import DEFAULT_POINT_VALUES
+from aftm_console.backtest.runner import Backtest, Summary, run
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+# Below this size a backtest finishes before a progress bar would tell anything.
+PROGRESS_MIN_BYTES = 10_000_000
+
+
+class UsageError(Exception):
+    """The command line itself is wrong (raised instead of argparse's print-usage-and-exit)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# argparse's type for the object add_subparsers returns has no public name (nor, at run time,
+# a subscriptable one: hence the string).
+Subparsers: TypeAlias = "argparse._SubParsersAction[_Parser]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler: Callable[[argparse.Namespace], int] | None = args.handler
+        if handler is None:
+            parser.print_help()
+            return EXIT_OK
+        return handler(args)
+    except (UsageError, AftmError, OSError) as error:
+        sys.stderr.write(f"aftm: error: {_one_line(error)}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("aftm: interrupted\n")
+        return EXIT_INTERRUPTED
+    except SystemExit as done:  # --help and --version exit through argparse
+        return done.code if isinstance(done.code, int) else EXIT_OK
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog="aftm", description="AFTM: automatic TAIFEX futures trading.")
+    parser.set_defaults(handler=None)
+    commands: Subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(commands)
+    return parser
+
+
+def _add_backtest(commands: Subparsers) -> None:
+    parser = commands.add_parser(
+        "backtest",
+        help="replay a tick file through conditions; write signals, a report and a plot",
+        description="Replay TICKS.csv through the conditions in CONDITIONS.json with the live "
+        "strategy engine. Fills are assumed at the signal price, SLIPPAGE points worse.",
+        allow_abbrev=False,
+    )
+    _add_backtest_files(parser)
+    _add_backtest_options(parser)
+    parser.set_defaults(handler=_backtest)
+
+
+def _add_backtest_files(parser: _Parser) -> None:
+    parser.add_argument(
+        "--ticks",
+        type=Path,
+        required=True,
+        metavar="TICKS.csv",
+        help="CSV with a header naming ts, symbol, price, qty",
+    )
+    parser.add_argument(
+        "--conditions",
+        type=Path,
+        required=True,
+        metavar="CONDITIONS.json",
+        help="JSON list of condition objects",
+    )
+    parser.add_argument(
+        "--signals",
+        type=Path,
+        required=True,
+        metavar="SIGNALS.jsonl",
+        help="where to write one JSON line per signal, as it fires",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="REPORT.json",
+        help="where to write trades and P&L per condition and in total",
+    )
+    parser.add_argument(
+        "--plot", type=Path, metavar="EQUITY.png", help="where to draw the realised equity curve"
+    )
+
+
+def _add_backtest_options(parser: _Parser) -> None:
+    parser.add_argument(
+        "--slippage",
+        type=_slippage,
+        default=0,
+        metavar="POINTS",
+        help="whole points each fill is worse than the signal (default 0)",
+    )
+    defaults = ", ".join(f"{k}={v}" for k, v in DEFAULT_POINT_VALUES.items())
+    parser.add_argument(
+        "--point-value",
+        type=_point_value,
+        action="append",
+        default=[],
+        metavar="PRODUCT=TWD",
+        help=f"TWD per point for symbols starting with PRODUCT; repeatable; "
+        f"the longest matching PRODUCT wins (defaults: {defaults})",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on stderr (default: only on a terminal and for files over 10 MB)",
+    )
+
+
+SUBCOMMANDS: Sequence[Callable[[Subparsers], None]] = (_add_backtest,)
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    progress: bool | None = args.progress
+    backtest = Backtest(
+        ticks=args.ticks,
+        conditions=args.conditions,
+        signals=args.signals,
+        report=args.report,
+        plot=args.plot,
+        slippage=args.slippage,
+        point_values=dict(DEFAULT_POINT_VALUES) | dict(args.point_value),
+        progress=_should_show_progress(args.ticks) if progress is None else progress,
+    )
+    summary = run(backtest, progress_to=sys.stderr)
+    sys.stdout.write(_summary_text(backtest, summary))
+    return EXIT_OK
+
+
+def _should_show_progress(ticks: Path) -> bool:
+    try:
+        return sys.stderr.isatty() and os.path.getsize(ticks) > PROGRESS_MIN_BYTES
+    except OSError:  # reported properly when the file is opened
+        return False
+
+
+def _summary_text(backtest: Backtest, summary: Summary) -> str:
+    total = summary.total
+    lines = [
+        f"ticks read: {summary.ticks:,} from {backtest.ticks}",
+        f"signals:    {summary.signals:,} -> {backtest.signals}",
+        f"trades:     {total.trades:,} closed ({total.wins:,} won, {total.losses:,} lost), "
+        f"{summary.open_positions:,} still open",
+        f"P&L:        {total.pnl_twd:+,} TWD ({total.pnl_points:+,} points x lots), "
+        f"max drawdown {total.max_drawdown_twd:,} TWD",
+    ]
+    if backtest.report is not None:
+        lines.append(f"report:     {backtest.report}")
+    if backtest.plot is not None:
+        lines.append(f"plot:       {backtest.plot}")
+    return "\n".join(lines) + "\n"
+
+
+def _slippage(text: str) -> int:
+    points = _whole(text)
+    if points < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0 points, got {points}")
+    return points
+
+
+def _point_value(text: str) -> tuple[str, int]:
+    product, sep, value = text.partition("=")
+    if not sep or not product.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not PRODUCT=TWD, e.g. TXF=200")
+    twd = _whole(value)
+    if twd < 1:
+        raise argparse.ArgumentTypeError(f"{product.strip()}: must be at least 1 TWD, got {twd}")
+    return product.strip(), twd
+
+
+def _whole(text: str) -> int:
+    try:
+        return whole_points(text, "value")
+    except InvalidInput as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        text = f"{error.filename}: {error.strerror or error}"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.splitlines())
