@@ -1,0 +1,3 @@
+from aftm_strategy.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""`python -m aftm_strategy`: settings, logging, store, sockets and metrics, then the loop."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import ExitStack
+
+import zmq
+from loguru import logger
+from prometheus_client import CollectorRegistry
+
+from aftm.errors import AftmError
+from aftm.lifecycle import stop_on_signals
+from aftm.log import configure
+from aftm.metrics import MetricsServer
+from aftm.settings import load
+from aftm.wire.protocol import HEARTBEAT_TOPIC, TICK_TOPIC
+from aftm.wire.sockets import make_socket
+from aftm_strategy.service import StrategyService
+from aftm_strategy.settings import StrategySettings
+from aftm_strategy.store import StrategyStore
+from aftm_strategy.telemetry import StrategyMetrics
+
+PROGRAM = "aftm-strategy"
+# Signals wait in the PUSH queue while the executor is away; the store keeps them regardless.
+SIGNAL_SEND_HWM = 100_000
+EXIT_FAILED = 1
+
+
+def main() -> int:
+    settings = load(StrategySettings, PROGRAM)
+    configure("strategy", level=settings.log_level, json_lines=settings.log_json)
+    stop = stop_on_signals()
+    try:
+        serve(settings, stop)
+    except (AftmError, sqlite3.Error, zmq.ZMQError, OSError) as failure:
+        logger.error("strategy failed error_type={} error={}", type(failure).__name__, failure)
+        return EXIT_FAILED
+    logger.info("strategy stopped")
+    return 0
+
+
+def serve(settings: StrategySettings, stop: threading.Event) -> None:
+    """Run until `stop` is set; every resource is released on the way out, whatever happens."""
+    with ExitStack() as resources:
+        store = StrategyStore.open(settings.store_path)
+        resources.callback(store.close)
+        context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        resources.callback(context.destroy, 0)  # closes the sockets too
+        ticks = make_socket(
+            context,
+            zmq.SUB,
+            connect=settings.tick_connect,
+            subscribe=(TICK_TOPIC, HEARTBEAT_TOPIC),
+        )
+        signals = make_socket(context, zmq.PUSH)
+        signals.setsockopt(zmq.SNDHWM, SIGNAL_SEND_HWM)
+        signals.connect(settings.signal_connect)
+        control = make_socket(context, zmq.ROUTER, bind=settings.control_bind)
+        registry = CollectorRegistry()
+        service = StrategyService(
+            store=store,
+            ticks=ticks,
+            signals=signals,
+            control=control,
+            metrics=StrategyMetrics(registry),
+            heartbeat_timeout_s=settings.heartbeat_timeout_s,
+        )
+        metrics = MetricsServer(
+            settings.metrics_host, settings.metrics_port, registry, service.health
+        )
+        metrics.start()
+        resources.callback(metrics.stop)  # only once started: shutdown() waits for the loop
+        logger.info(
+            "sockets opened tick_connect={} signal_connect={} control_bind={} metrics_port={}",
+            settings.tick_connect,
+            settings.signal_connect,
+            settings.control_bind,
+            metrics.port,
+        )
+        service.run(stop)

@@ -1,0 +1,307 @@
+"""The strategy's poll loop: ticks in, signals out, conditions managed over a control socket.
+
+Sockets (frame layouts in aftm.wire.protocol): SUB connected to the gateway's PUB (ticks and
+heartbeats), PUSH connected to the executor's PULL (signals), ROUTER bound for control requests.
+The loop's thread owns all three and the store's connection.
+
+Per tick the order is engine step, then store commit, then push. A crash before the commit loses
+only an in-memory step, which the restarted strategy takes again on later ticks; a crash after it
+loses at most a push, which the executor recovers with ListSignals (signal ids are deterministic,
+so it dedupes). So no condition enters twice and no emitted signal is lost. If the store itself
+fails the loop stops: the engine would otherwise run ahead of what a restart restores.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+
+import zmq
+from loguru import logger
+
+from aftm.domain.conditions import Condition, Stage
+from aftm.domain.market import Tick
+from aftm.domain.signals import Signal
+from aftm.errors import DecodeError
+from aftm.wire.codec import decode, encode
+from aftm.wire.protocol import (
+    HEARTBEAT_TOPIC,
+    AddCondition,
+    ConditionList,
+    ErrorCode,
+    GatewayHeartbeat,
+    ListConditions,
+    ListSignals,
+    RemoveCondition,
+    Reply,
+    Request,
+    SignalList,
+    tick_topic,
+)
+from aftm.wire.sockets import error, ok, read_request, reply_frames
+from aftm_strategy.engine import ConditionEngine
+from aftm_strategy.store import StrategyStore
+from aftm_strategy.telemetry import StrategyMetrics
+
+POLL_TIMEOUT_MS = 100  # bounds how long a stop request waits
+
+
+class StrategyService:
+    def __init__(
+        self,
+        *,
+        store: StrategyStore,
+        ticks: zmq.Socket[bytes],
+        signals: zmq.Socket[bytes],
+        control: zmq.Socket[bytes],
+        metrics: StrategyMetrics,
+        heartbeat_timeout_s: float,
+    ) -> None:
+        self._store = store
+        self._ticks, self._signals, self._control = ticks, signals, control
+        self._metrics = metrics
+        self._heartbeat_timeout_s = heartbeat_timeout_s
+        self._engine = ConditionEngine(store.conditions())
+        self._stages: dict[str, Stage] = {}
+        for condition in self._engine.conditions():
+            self._count_stage(condition)
+        self._last_seq: dict[str, int] = {}
+        self._outbox: deque[Signal] = deque()  # committed, not yet accepted by the PUSH socket
+        self._last_heartbeat: float | None = None  # time.monotonic()
+        self._gateway_alive = False
+        metrics.heartbeat_age.set_function(self.heartbeat_age_s)
+
+    def run(self, stop: threading.Event) -> None:
+        poller = zmq.Poller()
+        poller.register(self._ticks, zmq.POLLIN)
+        poller.register(self._control, zmq.POLLIN)
+        logger.info("loop started conditions={}", len(self._stages))
+        while not stop.is_set():
+            # Wait for room on PUSH only while signals are waiting, else POLLOUT would spin.
+            poller.register(self._signals, zmq.POLLOUT if self._outbox else 0)
+            ready = dict(poller.poll(POLL_TIMEOUT_MS))
+            if self._ticks in ready:
+                self._on_published(self._ticks.recv_multipart())
+            if self._control in ready:
+                self._on_control(self._control.recv_multipart())
+            if self._signals in ready:
+                self._flush()
+            self._watch_heartbeat()
+        logger.info("loop stopped pending_signals={}", len(self._outbox))
+
+    def heartbeat_age_s(self) -> float:
+        """Seconds since the last gateway heartbeat; infinite before the first."""
+        if self._last_heartbeat is None:
+            return math.inf
+        return time.monotonic() - self._last_heartbeat
+
+    def health(self) -> tuple[bool, Mapping[str, object]]:
+        """Called from the metrics server's thread: reads only single values."""
+        age = self.heartbeat_age_s()
+        return age <= self._heartbeat_timeout_s, {
+            "heartbeat_age_s": None if math.isinf(age) else round(age, 3),
+            "conditions": len(self._stages),
+            "signals_pending": len(self._outbox),
+        }
+
+    # --- ticks and heartbeats ---------------------------------------------------------------
+
+    def _on_published(self, frames: list[bytes]) -> None:
+        try:
+            message = published_message(frames)
+        except DecodeError as problem:
+            self._drop("ticks", problem)
+            return
+        if isinstance(message, Tick):
+            self._on_tick(message)
+        else:
+            self._on_heartbeat(message)
+
+    def _on_tick(self, tick: Tick) -> None:
+        self._metrics.ticks.inc()
+        self._check_sequence(tick)
+        signals = self._engine.on_tick(tick)
+        changes = self._engine.take_changes()
+        if not changes and not signals:
+            return
+        self._store.save_tick_outcome(changes, signals)
+        for condition in changes:
+            self._count_stage(condition)
+        for signal in signals:
+            self._metrics.signals.labels(kind=signal.kind.value).inc()
+            logger.info(
+                "signal emitted id={} kind={} side={} symbol={} quantity={} price={} seq={}",
+                signal.id,
+                signal.kind,
+                signal.side,
+                signal.symbol,
+                signal.quantity,
+                signal.price,
+                tick.seq,
+            )
+        self._emit(signals)
+
+    def _check_sequence(self, tick: Tick) -> None:
+        last = self._last_seq.get(tick.symbol)
+        self._last_seq[tick.symbol] = tick.seq
+        if last is None:
+            return  # a subscriber joins mid-stream: the first tick sets the baseline
+        if tick.seq > last + 1:
+            self._metrics.gaps.inc()
+            logger.warning(
+                "tick sequence gap symbol={} last_seq={} seq={} missing={}",
+                tick.symbol,
+                last,
+                tick.seq,
+                tick.seq - last - 1,
+            )
+        elif tick.seq <= last:
+            self._metrics.resets.inc()
+            logger.warning(
+                "tick sequence restarted (gateway restart) symbol={} last_seq={} seq={}",
+                tick.symbol,
+                last,
+                tick.seq,
+            )
+
+    def _on_heartbeat(self, heartbeat: GatewayHeartbeat) -> None:
+        self._last_heartbeat = time.monotonic()
+        if not self._gateway_alive:
+            self._gateway_alive = True
+            health = heartbeat.health
+            logger.info(
+                "gateway heartbeat received broker={} logged_in={}", health.broker, health.logged_in
+            )
+
+    def _watch_heartbeat(self) -> None:
+        age = self.heartbeat_age_s()
+        if self._gateway_alive and age > self._heartbeat_timeout_s:
+            self._gateway_alive = False
+            logger.warning("gateway heartbeat lost age_s={:.1f}", age)
+
+    # --- signals ----------------------------------------------------------------------------
+
+    def _emit(self, signals: list[Signal]) -> None:
+        for signal in signals:
+            # Behind a backlog a signal waits its turn, so the executor sees emission order.
+            if self._outbox or not self._push(signal):
+                self._outbox.append(signal)
+                self._metrics.deferred.inc()
+                logger.warning(
+                    "signal push deferred id={} pending={}", signal.id, len(self._outbox)
+                )
+        self._metrics.pending.set(len(self._outbox))
+
+    def _flush(self) -> None:
+        while self._outbox and self._push(self._outbox[0]):
+            self._outbox.popleft()
+        self._metrics.pending.set(len(self._outbox))
+
+    def _push(self, signal: Signal) -> bool:
+        """Hand `signal` to the PUSH socket without blocking; False when it has no room."""
+        try:
+            self._signals.send(encode(signal), zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        self._metrics.latency.observe(max(0, time.time_ns() - signal.ts_ns) / 1e9)
+        return True
+
+    # --- control ----------------------------------------------------------------------------
+
+    def _on_control(self, frames: list[bytes]) -> None:
+        try:
+            identity, request = read_request(frames)
+        except DecodeError as problem:
+            self._drop("control", problem)
+            return
+        reply = self._answer(request)
+        try:
+            out = reply_frames(identity, reply)
+        except ValueError as too_big:  # e.g. a signal list over the frame size limit
+            out = reply_frames(identity, error(request, ErrorCode.UNAVAILABLE, str(too_big)))
+        self._control.send_multipart(out)
+
+    def _answer(self, request: Request) -> Reply:
+        body = request.body
+        if isinstance(body, AddCondition):
+            return self._add(request, body.condition)
+        if isinstance(body, RemoveCondition):
+            return self._remove(request, body.condition_id)
+        if isinstance(body, ListConditions):
+            return ok(request, ConditionList(tuple(self._engine.conditions())))
+        if isinstance(body, ListSignals):
+            return ok(request, SignalList(tuple(self._store.signals())))
+        name = type(body).__name__
+        logger.warning("control request refused request={} reason=unsupported", name)
+        return error(request, ErrorCode.BAD_REQUEST, f"the strategy does not serve {name}")
+
+    def _add(self, request: Request, condition: Condition) -> Reply:
+        refusal = self._refusal(condition)
+        if refusal:
+            logger.warning("condition refused id={} reason={}", condition.id, refusal)
+            return error(request, ErrorCode.INVALID, refusal)
+        self._store.add(condition)
+        self._engine.add(condition)
+        self._count_stage(condition)
+        logger.info(
+            "condition added id={} symbol={} action={} trigger_price={} quantity={}",
+            condition.id,
+            condition.symbol,
+            condition.action,
+            condition.trigger_price,
+            condition.quantity,
+        )
+        return ok(request, condition)
+
+    def _refusal(self, condition: Condition) -> str:
+        if condition.stage is not Stage.WAITING:
+            return f"a new condition must be {Stage.WAITING}, not {condition.stage}"
+        if self._engine.get(condition.id) is not None:
+            return f"condition {condition.id!r} already exists"
+        if self._store.has_signals(condition.id):
+            # Its signal ids would repeat ones the executor has already acted on and dropped.
+            return f"condition id {condition.id!r} has emitted signals before; choose a new id"
+        return ""
+
+    def _remove(self, request: Request, condition_id: str) -> Reply:
+        condition = self._engine.get(condition_id)
+        if condition is None:
+            return error(request, ErrorCode.NOT_FOUND, f"no condition {condition_id!r}")
+        self._store.remove(condition_id)
+        self._engine.remove(condition_id)
+        self._metrics.conditions.labels(stage=condition.stage.value).dec()
+        del self._stages[condition_id]
+        log = logger.warning if condition.stage is Stage.ENTERED else logger.info
+        log("condition removed id={} stage={}", condition_id, condition.stage)
+        return ok(request, condition)
+
+    # --- bookkeeping ------------------------------------------------------------------------
+
+    def _count_stage(self, condition: Condition) -> None:
+        before = self._stages.get(condition.id)
+        if before is condition.stage:
+            return
+        if before is not None:
+            self._metrics.conditions.labels(stage=before.value).dec()
+        self._metrics.conditions.labels(stage=condition.stage.value).inc()
+        self._stages[condition.id] = condition.stage
+
+    def _drop(self, socket: str, problem: DecodeError) -> None:
+        self._metrics.malformed.labels(socket=socket).inc()
+        logger.warning("frame dropped socket={} reason={}", socket, problem)
+
+
+def published_message(frames: list[bytes]) -> Tick | GatewayHeartbeat:
+    """The Tick or heartbeat in a gateway PUB message; DecodeError for anything else."""
+    if len(frames) != 2:
+        raise DecodeError(f"expected [topic, payload], got {len(frames)} frames")
+    topic, payload = frames
+    message = decode(payload)
+    if isinstance(message, Tick) and topic == tick_topic(message.symbol):
+        return message
+    if isinstance(message, GatewayHeartbeat) and topic == HEARTBEAT_TOPIC:
+        return message
+    raise DecodeError(f"{type(message).__name__} does not belong on topic {topic[:40]!r}")

@@ -1,0 +1,68 @@
+"""The strategy's settings: AFTM_STRATEGY_<FIELD> from the environment, .env or a secrets dir."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+_TCP_ENDPOINT = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5}|\*)")
+
+
+def check_endpoint(value: str, *, binding: bool) -> str:
+    """Refuse an endpoint ZeroMQ would reject only at startup, or one that cannot work."""
+    value = value.strip()
+    if value.startswith(("ipc://", "inproc://")) and value.partition("://")[2]:
+        return value
+    match = _TCP_ENDPOINT.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an endpoint like tcp://127.0.0.1:5555")
+    host, port = match["host"], match["port"]
+    if not binding and (host == "*" or port == "*"):
+        raise ValueError(f"{value!r}: a connect endpoint needs a concrete host and port")
+    if port != "*" and not 1 <= int(port) <= 65535:
+        raise ValueError(f"{value!r}: port must be between 1 and 65535")
+    return value
+
+
+class StrategySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTM_STRATEGY_", env_file=".env", extra="ignore")
+
+    tick_connect: str = "tcp://127.0.0.1:5555"  # the gateway's PUB
+    signal_connect: str = "tcp://127.0.0.1:5558"  # the executor's PULL
+    control_bind: str = "tcp://127.0.0.1:5557"  # conditions, for the console and the executor
+    store_path: Path = Path("var/strategy.sqlite")
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
+    metrics_port: int = Field(default=9102, ge=0, le=65535)
+    heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=3600)
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @field_validator("tick_connect", "signal_connect")
+    @classmethod
+    def _connect_endpoint(cls, value: str) -> str:
+        return check_endpoint(value, binding=False)
+
+    @field_validator("control_bind")
+    @classmethod
+    def _bind_endpoint(cls, value: str) -> str:
+        return check_endpoint(value, binding=True)
+
+    @field_validator("store_path")
+    @classmethod
+    def _store_file(cls, value: Path) -> Path:
+        if not str(value).strip() or value.is_dir():
+            raise ValueError(f"{str(value)!r} must name a file, not a folder")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return level

@@ -1,0 +1,166 @@
+"""The strategy's durable state: conditions with their stage, and every signal it emitted.
+
+One SQLite file in WAL mode with synchronous=NORMAL: a killed process loses nothing it committed
+(only a power cut may lose the last few transactions). A tick's condition changes and its signals
+are written in one transaction, committed before any signal leaves the process, so after a
+restart a condition that entered is restored ENTERED (it never enters twice) and every emitted
+signal is on record for the executor's ListSignals resync.
+
+Conditions and signals are stored as codec frames: the same bytes the wire carries, checked by
+the same decoder when read back. The stage is also kept as a column for people reading the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from aftm.domain.conditions import Condition
+from aftm.domain.signals import Signal
+from aftm.errors import AftmError, DecodeError, InvalidInput
+from aftm.wire.codec import decode, encode
+
+SCHEMA_VERSION = 1
+
+T = TypeVar("T")
+
+# `position` is the creation (conditions) or emission (signals) order. It is an explicit column
+# because SQLite may renumber implicit rowids on VACUUM.
+_SCHEMA = """
+CREATE TABLE conditions (
+    id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL UNIQUE,
+    stage TEXT NOT NULL,
+    frame BLOB NOT NULL
+);
+CREATE TABLE signals (
+    id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL UNIQUE,
+    condition_id TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    frame BLOB NOT NULL
+);
+CREATE INDEX signals_by_condition ON signals (condition_id);
+"""
+
+_INSERT_CONDITION = """
+INSERT INTO conditions (id, position, stage, frame)
+VALUES (?, (SELECT COALESCE(MAX(position), 0) + 1 FROM conditions), ?, ?)
+"""
+_INSERT_SIGNAL = """
+INSERT INTO signals (id, position, condition_id, ts_ns, frame)
+VALUES (?, (SELECT COALESCE(MAX(position), 0) + 1 FROM signals), ?, ?, ?)
+"""
+
+
+class StoreError(AftmError):
+    """The store file is unreadable or from a newer build. Stop and fix the file or the build."""
+
+
+class StrategyStore:
+    """Conditions and signals in one SQLite file; used by one thread, the service loop."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    def open(cls, path: Path) -> StrategyStore:
+        """Open (creating it and its folder if needed) the store at `path`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit (see _transaction). The loop thread is the
+        # only user, but tests may open the store in one thread and run the loop in another.
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            store = cls(connection)
+            store._migrate()
+        except BaseException:
+            connection.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        self._db.close()
+
+    def conditions(self) -> list[Condition]:
+        """Every stored condition, in creation order, in its last committed state."""
+        rows = self._db.execute("SELECT id, frame FROM conditions ORDER BY position")
+        return [_read(Condition, row_id, frame) for row_id, frame in rows]
+
+    def add(self, condition: Condition) -> None:
+        with self._transaction():
+            try:
+                self._db.execute(
+                    _INSERT_CONDITION, (condition.id, condition.stage.value, encode(condition))
+                )
+            except sqlite3.IntegrityError:
+                raise InvalidInput("id", f"condition {condition.id!r} already exists") from None
+
+    def remove(self, condition_id: str) -> bool:
+        """Forget a condition; False if there was none. Its signals stay on record."""
+        with self._transaction():
+            cursor = self._db.execute("DELETE FROM conditions WHERE id = ?", (condition_id,))
+        return cursor.rowcount > 0
+
+    def signals(self) -> list[Signal]:
+        """Every signal ever emitted, in emission order."""
+        rows = self._db.execute("SELECT id, frame FROM signals ORDER BY position")
+        return [_read(Signal, row_id, frame) for row_id, frame in rows]
+
+    def has_signals(self, condition_id: str) -> bool:
+        """Whether `condition_id` has emitted before: reusing its id would repeat signal ids."""
+        row = self._db.execute(
+            "SELECT 1 FROM signals WHERE condition_id = ? LIMIT 1", (condition_id,)
+        ).fetchone()
+        return row is not None
+
+    def save_tick_outcome(
+        self, changed_conditions: Iterable[Condition], signals: Iterable[Signal]
+    ) -> None:
+        """Persist what one tick did, all or nothing. Call before pushing any of `signals`."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE conditions SET stage = ?, frame = ? WHERE id = ?",
+                ((c.stage.value, encode(c), c.id) for c in changed_conditions),
+            )
+            self._db.executemany(
+                _INSERT_SIGNAL, ((s.id, s.condition_id, s.ts_ns, encode(s)) for s in signals)
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version == SCHEMA_VERSION:
+            return
+        if version != 0:
+            raise StoreError(
+                f"store schema version {version} is not read by this build ({SCHEMA_VERSION})"
+            )
+        with self._transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _read(kind: type[T], row_id: str, frame: bytes) -> T:
+    try:
+        value = decode(frame)
+    except DecodeError as error:
+        raise StoreError(f"stored {kind.__name__} {row_id!r} is unreadable: {error}") from error
+    if not isinstance(value, kind):
+        raise StoreError(f"stored {kind.__name__} {row_id!r} holds a {type(value).__name__}")
+    return value
