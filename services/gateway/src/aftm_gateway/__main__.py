@@ -1,0 +1,3 @@
+from aftm_gateway.app import main
+
+raise SystemExit(main())

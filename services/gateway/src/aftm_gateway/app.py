@@ -1,0 +1,116 @@
+"""`python -m aftm_gateway`: wire settings, logs, metrics, the broker and the sockets, then run."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from contextlib import ExitStack
+
+import zmq
+from loguru import logger
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from aftm.lifecycle import stop_on_signals
+from aftm.log import configure
+from aftm.metrics import MetricsServer
+from aftm.settings import EXIT_BAD_SETTINGS, load
+from aftm.tickfile import TickFileError
+from aftm.wire.sockets import make_socket
+from aftm_gateway.broker import Broker
+from aftm_gateway.exchange_store import ExchangeStore
+from aftm_gateway.journal import Journal
+from aftm_gateway.metrics import GatewayMetrics
+from aftm_gateway.replay import ReplayBroker
+from aftm_gateway.service import GatewayService, LoopConfig
+from aftm_gateway.settings import GatewaySettings
+from aftm_gateway.sim import SimBroker
+from aftm_gateway.venue import VenueConfig
+
+PROGRAM = "aftm-gateway"
+EXIT_START_FAILED = 1
+
+
+def open_broker(settings: GatewaySettings) -> Broker:
+    config = VenueConfig(
+        symbols=settings.sim_symbols,
+        accounts=settings.sim_accounts,
+        user=settings.user or "",
+        password=settings.password or SecretStr(""),
+        max_quantity=settings.sim_max_order_quantity,
+        reply_timeout_ms=settings.broker_timeout_ms,
+        reply_delay_ms=settings.fault_delay_ms,
+        reject_all=settings.fault_reject_orders,
+    )
+    store = ExchangeStore(settings.sim_state_path)
+    try:
+        if settings.broker == "replay" and settings.replay_file is not None:
+            return ReplayBroker(
+                store, config, path=settings.replay_file, speed=settings.replay_speed
+            )
+        return SimBroker(
+            store,
+            config,
+            ticks_per_s=settings.sim_ticks_per_s,
+            seed=settings.sim_seed,
+            start_price=settings.sim_start_price,
+        )
+    except BaseException:
+        store.close()
+        raise
+
+
+def main() -> int:
+    settings = load(GatewaySettings, PROGRAM)
+    configure("gateway", level=settings.log_level, json_lines=settings.log_json)
+    if settings.faults:
+        logger.warning("fault injection enabled {}", settings.faults)
+    stop = stop_on_signals()
+    with ExitStack() as resources:
+        try:
+            service = assemble(settings, resources)
+        except TickFileError as bad_file:
+            message = f"{PROGRAM}: invalid setting AFTM_GATEWAY_REPLAY_FILE: {bad_file}"
+            print(message, file=sys.stderr)  # noqa: T201
+            return EXIT_BAD_SETTINGS
+        except (zmq.ZMQError, OSError, sqlite3.Error) as failure:
+            logger.error("gateway could not start error={}", failure)
+            return EXIT_START_FAILED
+        credentials = None
+        if settings.auto_login and settings.user and settings.password is not None:
+            credentials = (settings.user, settings.password.get_secret_value())
+        service.start(settings.items or (), credentials)
+        service.run(stop)
+    return 0
+
+
+def assemble(settings: GatewaySettings, resources: ExitStack) -> GatewayService:
+    """Open the broker, the journal, the sockets and /metrics; `resources` closes them."""
+    broker = open_broker(settings)
+    resources.callback(broker.close)
+    journal = Journal(settings.journal_path)
+    resources.callback(journal.close)
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    resources.callback(context.destroy, linger=0)
+    pub = make_socket(context, zmq.PUB, bind=settings.pub_bind)
+    router = make_socket(context, zmq.ROUTER, bind=settings.router_bind)
+    metrics = GatewayMetrics(CollectorRegistry())
+    loop_config = LoopConfig(
+        heartbeat_s=settings.heartbeat_s,
+        health_event_age_s=settings.health_event_age_s,
+        drop_replies=settings.fault_drop_replies,
+    )
+    service = GatewayService(broker, journal, pub, router, metrics, loop_config)
+    server = MetricsServer(
+        settings.metrics_host, settings.metrics_port, metrics.registry, service.health
+    ).start()
+    resources.callback(server.stop)
+    logger.info(
+        "gateway started broker={} pub={} router={} metrics={}:{}",
+        broker.name,
+        settings.pub_bind,
+        settings.router_bind,
+        settings.metrics_host,
+        server.port,
+    )
+    return service

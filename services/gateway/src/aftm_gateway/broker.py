@@ -1,0 +1,101 @@
+"""The port every broker adapter implements: `SimBroker`, `ReplayBroker` and, later, the PFCF DLL.
+
+The shape suits a vendor DLL whose callbacks arrive on its own threads: an adapter only
+translates and queues what happened, and the gateway loop collects it with `poll`, so one thread
+owns the sockets. Calls are synchronous; one that gets no answer in time raises
+`BrokerUnavailable` (see errors.py for what each error asks of the caller).
+
+Every order carries the client order id in the broker's NOTE field. That is how the gateway
+recognises an order after any restart: `find_order` looks the NOTE up at the broker.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from aftm.domain.market import Tick
+from aftm.domain.orders import OrderFilled, PlaceOrder
+from aftm.domain.positions import Position
+from aftm.wire.protocol import Future, OrderSnapshot, OrderUpdated
+
+BrokerEvent = Tick | OrderUpdated | OrderFilled
+
+
+class Broker(Protocol):
+    @property
+    def name(self) -> str:
+        """Short adapter name for logs, health and metrics: "sim", "replay", "pfcf"."""
+        ...
+
+    @property
+    def is_logged_in(self) -> bool: ...
+
+    def login(self, user: str, password: str) -> None:
+        """Open the session; BrokerRejected on bad credentials (the old session, if any, stays)."""
+        ...
+
+    def logout(self) -> None:
+        """Close the session; no ticks are delivered until the next login."""
+        ...
+
+    def accounts(self) -> tuple[str, ...]:
+        """The accounts this session may trade; NotLoggedIn without a session."""
+        ...
+
+    def futures(self) -> tuple[Future, ...]:
+        """The tradable futures, with last price and whether each is registered."""
+        ...
+
+    def register(self, symbol: str) -> None:
+        """Deliver ticks of `symbol` (while logged in); InvalidInput for an unknown symbol.
+
+        Registrations outlive a logout; an adapter re-subscribes them on the next login.
+        """
+        ...
+
+    def unregister(self, symbol: str) -> None:
+        """Stop delivering ticks of `symbol`; InvalidInput for an unknown symbol."""
+        ...
+
+    def place(self, order: PlaceOrder) -> OrderSnapshot:
+        """Send one order, its client order id in the NOTE field; return the broker's answer.
+
+        The answer is a snapshot: accepted, filled, cancelled (an IOC/FOK that could not fill)
+        or rejected with a reason. BrokerUnavailable when the broker does not answer in time:
+        the order may or may not exist, so never call `place` again for the same id before
+        `find_order` says the broker has not seen it.
+        """
+        ...
+
+    def cancel(self, client_order_id: str) -> OrderSnapshot:
+        """Cancel a resting order; a finished order comes back unchanged. OrderNotFound if none."""
+        ...
+
+    def find_order(self, client_order_id: str) -> OrderSnapshot | None:
+        """The order whose NOTE is `client_order_id`, or None if the broker never saw one."""
+        ...
+
+    def orders(self) -> tuple[OrderSnapshot, ...]:
+        """Every order of the session's accounts, oldest first."""
+        ...
+
+    def positions(self, account: str) -> tuple[Position, ...]:
+        """Open positions of `account`; InvalidInput for an account this session does not have."""
+        ...
+
+    def poll(self, now_ns: int) -> list[BrokerEvent]:
+        """Everything that happened since the last poll, oldest first: ticks of registered
+        symbols (while logged in; `seq` 0, the gateway numbers them), order updates and fills."""
+        ...
+
+    def next_event_ns(self) -> int | None:
+        """When `poll` next has something (epoch ns, possibly in the past), None if unknown.
+
+        The loop waits on its sockets at most until then; an adapter fed by callbacks answers
+        a short horizon so queued callbacks are collected promptly.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the adapter's resources (files, the DLL); the object is unusable afterwards."""
+        ...

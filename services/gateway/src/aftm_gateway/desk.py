@@ -1,0 +1,135 @@
+"""`OrderDesk`: places, cancels and looks up orders so that the broker never sees an id twice.
+
+The rule for a client order id, whatever happened before:
+- never seen: check it, begin the journal entry (committed), call the broker once, complete it;
+- seen with a different request: refused, the id is taken;
+- completed: the stored (latest) snapshot is the answer, the broker is not called;
+- begun but not completed (the gateway died in the call, or the broker did not answer): the
+  broker is asked with `find_order`; only if it has never seen the id is the order placed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aftm.domain.orders import PlaceOrder
+from aftm.domain.types import OrderType
+from aftm.errors import InvalidInput
+from aftm.wire.protocol import OrderSnapshot
+from aftm_gateway.broker import Broker
+from aftm_gateway.errors import NotLoggedIn, OrderNotFound
+from aftm_gateway.journal import Journal, is_same_request
+from aftm_gateway.matching import whole_points
+
+# A broker's NOTE field is short; the executor's ids ("A" + 15 hex digits) fit with room.
+MAX_CLIENT_ORDER_ID = 20
+_NOTE_TEXT = re.compile(r"[!-~]+")  # printable ASCII without spaces: safe in any NOTE field
+DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    snapshot: OrderSnapshot
+    result: str  # the new order's status, or "duplicate" when the broker was not called
+
+
+def check_request(order: PlaceOrder) -> None:
+    """Refuse a request no broker could take, naming the field (InvalidInput)."""
+    note = order.client_order_id
+    if not note or len(note) > MAX_CLIENT_ORDER_ID or not _NOTE_TEXT.fullmatch(note):
+        raise InvalidInput(
+            "client_order_id",
+            f"{note!r} must be 1 to {MAX_CLIENT_ORDER_ID} printable ASCII characters, no spaces",
+        )
+    for field in ("account", "symbol"):
+        if not getattr(order, field).strip():
+            raise InvalidInput(field, "is empty")
+    if order.quantity < 1:
+        raise InvalidInput("quantity", f"must be at least 1, got {order.quantity}")
+    if order.order_type is OrderType.MARKET and order.price is not None:
+        raise InvalidInput("price", "a market order takes no price")
+    if order.order_type is OrderType.LIMIT and (
+        order.price is None or whole_points(order.price) is None
+    ):
+        raise InvalidInput("price", f"a limit order needs whole points >= 1, got {order.price}")
+
+
+class OrderDesk:
+    def __init__(self, broker: Broker, journal: Journal) -> None:
+        self._broker = broker
+        self._journal = journal
+
+    def place(self, order: PlaceOrder, now_ns: int) -> Placed:
+        """The broker's answer for `order.client_order_id`, placing it at most once ever.
+
+        Raises InvalidInput, NotLoggedIn, or BrokerUnavailable (the entry then stays open).
+        """
+        check_request(order)
+        entry = self._journal.lookup(order.client_order_id)
+        if entry is not None:
+            if not is_same_request(entry.request, order):
+                raise InvalidInput(
+                    "client_order_id",
+                    f"{order.client_order_id!r} was already used for a different order",
+                )
+            if entry.snapshot is not None:
+                return Placed(entry.snapshot, DUPLICATE)
+            self._require_session()
+            found = self._broker.find_order(order.client_order_id)
+            if found is not None:
+                self._journal.complete(found)
+                return Placed(found, DUPLICATE)
+            # Begun, yet the broker never saw it: this call is the first and only one.
+        else:
+            self._require_session()
+            self._check_listed(order)
+            self._journal.begin(order, now_ns)
+        snapshot = self._broker.place(order)
+        self._journal.complete(snapshot)
+        return Placed(snapshot, snapshot.status.value)
+
+    def query(self, client_order_id: str) -> OrderSnapshot:
+        """The journal's word, else the broker's; OrderNotFound if neither knows the id."""
+        entry = self._journal.lookup(client_order_id)
+        if entry is not None and entry.snapshot is not None:
+            return entry.snapshot
+        self._require_session()
+        found = self._broker.find_order(client_order_id)
+        if found is None:
+            raise OrderNotFound(f"no order with client order id {client_order_id!r}")
+        if entry is not None:
+            self._journal.complete(found)
+        return found
+
+    def cancel(self, client_order_id: str) -> OrderSnapshot:
+        self._require_session()
+        snapshot = self._broker.cancel(client_order_id)
+        self._journal.update(snapshot)
+        return snapshot
+
+    def reconcile(self) -> tuple[int, int]:
+        """Ask the broker about every open entry: (how many it knew, how many stay unknown)."""
+        self._require_session()
+        known = unknown = 0
+        for request in self._journal.open_entries():
+            found = self._broker.find_order(request.client_order_id)
+            if found is None:
+                unknown += 1
+            else:
+                self._journal.complete(found)
+                known += 1
+        return known, unknown
+
+    def _require_session(self) -> None:
+        if not self._broker.is_logged_in:
+            raise NotLoggedIn("not logged in to the broker; log in first")
+
+    def _check_listed(self, order: PlaceOrder) -> None:
+        symbols = tuple(future.symbol for future in self._broker.futures())
+        if order.symbol not in symbols:
+            listed = ", ".join(symbols)
+            raise InvalidInput("symbol", f"{order.symbol!r} is not listed ({listed})")
+        accounts = self._broker.accounts()
+        if order.account not in accounts:
+            raise InvalidInput("account", f"{order.account!r} is not one of {', '.join(accounts)}")

@@ -1,0 +1,156 @@
+"""`RequestHandler`: one gateway request in, one reply out; errors become error codes.
+
+INVALID names the refused field; NOT_LOGGED_IN asks for a login; REJECTED is the broker saying
+no to the call itself; NOT_FOUND is an unknown order; UNAVAILABLE means the outcome is unknown
+(the broker did not answer): ask again with QueryOrder, never with a new order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from loguru import logger
+
+from aftm.domain.orders import PlaceOrder
+from aftm.errors import InvalidInput
+from aftm.wire import protocol as p
+from aftm.wire.protocol import ErrorCode, Reply, Request
+from aftm.wire.sockets import error, ok
+from aftm_gateway.broker import Broker
+from aftm_gateway.desk import OrderDesk
+from aftm_gateway.errors import (
+    BrokerError,
+    BrokerRejected,
+    BrokerUnavailable,
+    NotLoggedIn,
+    OrderNotFound,
+)
+from aftm_gateway.metrics import GatewayMetrics
+
+HealthAt = Callable[[int], p.GatewayHealth]
+_CODES: tuple[tuple[type[Exception], ErrorCode], ...] = (
+    (InvalidInput, ErrorCode.INVALID),
+    (NotLoggedIn, ErrorCode.NOT_LOGGED_IN),  # before BrokerRejected, its base
+    (BrokerRejected, ErrorCode.REJECTED),
+    (OrderNotFound, ErrorCode.NOT_FOUND),
+    (BrokerUnavailable, ErrorCode.UNAVAILABLE),
+)
+
+# Place requests that got no order snapshot, by metrics label.
+_UNANSWERED: tuple[tuple[type[Exception], str], ...] = (
+    (InvalidInput, "invalid"),
+    (NotLoggedIn, "not_logged_in"),
+    (BrokerUnavailable, "unavailable"),
+)
+
+
+class RequestHandler:
+    def __init__(
+        self, broker: Broker, desk: OrderDesk, metrics: GatewayMetrics, health: HealthAt
+    ) -> None:
+        self._broker = broker
+        self._desk = desk
+        self._metrics = metrics
+        self._health = health
+        self._handlers: dict[type, Callable[[Any, int], object]] = {
+            p.Login: self._login,
+            p.Logout: self._logout,
+            PlaceOrder: self._place,
+            p.CancelOrder: lambda body, now: self._desk.cancel(_id(body.client_order_id)),
+            p.QueryOrder: lambda body, now: self._desk.query(_id(body.client_order_id)),
+            p.ListOrders: lambda body, now: p.OrderList(self._broker.orders()),
+            p.ListPositions: self._positions,
+            p.ListAccounts: lambda body, now: p.AccountList(self._broker.accounts()),
+            p.RegisterItem: self._register,
+            p.UnregisterItem: self._unregister,
+            p.ListFutures: lambda body, now: p.FutureList(self._broker.futures()),
+            p.GetHealth: lambda body, now: self._health(now),
+        }
+
+    def answer(self, request: Request, now_ns: int) -> Reply:
+        body = request.body
+        handler = self._handlers.get(type(body))
+        if handler is None:
+            self._metrics.requests.labels(type="unsupported").inc()
+            return error(request, ErrorCode.BAD_REQUEST, f"{type(body).__name__} is not served")
+        self._metrics.requests.labels(type=type(body).__name__).inc()
+        try:
+            return ok(request, handler(body, now_ns))
+        except (InvalidInput, BrokerError) as refused:
+            code = next(code for kind, code in _CODES if isinstance(refused, kind))
+            return error(request, code, str(refused))
+        except Exception as bug:
+            # Not a deliberate error: the outcome is unknown to the client, so UNAVAILABLE.
+            logger.exception("request failed type={} error={}", type(body).__name__, bug)
+            return error(request, ErrorCode.UNAVAILABLE, f"internal error: {bug}")
+
+    def _place(self, order: PlaceOrder, now_ns: int) -> p.OrderSnapshot:
+        try:
+            placed = self._desk.place(order, now_ns)
+        except (InvalidInput, NotLoggedIn, BrokerUnavailable) as refused:
+            result = next(label for kind, label in _UNANSWERED if isinstance(refused, kind))
+            self._metrics.orders.labels(result=result).inc()
+            logger.warning(
+                "order not answered client_order_id={} result={} error={}",
+                order.client_order_id,
+                result,
+                refused,
+            )
+            raise
+        self._metrics.orders.labels(result=placed.result).inc()
+        snapshot = placed.snapshot
+        logger.info(
+            "order answered client_order_id={} broker_order_id={} status={} result={} reason={}",
+            snapshot.client_order_id,
+            snapshot.broker_order_id,
+            snapshot.status.value,
+            placed.result,
+            snapshot.reason or "-",
+        )
+        return snapshot
+
+    def log_in(self, user: str, password: str) -> None:
+        """Open the broker session, then settle journal entries left open by an earlier run."""
+        if not user.strip():
+            raise InvalidInput("user", "is empty")
+        try:
+            self._broker.login(user, password)
+        except BrokerRejected:
+            logger.warning("login refused broker={} user={}", self._broker.name, user)
+            raise
+        logger.info("login succeeded broker={} user={}", self._broker.name, user)
+        known, unknown = self._desk.reconcile()
+        if known or unknown:
+            logger.info("journal reconciled resolved={} still_unknown={}", known, unknown)
+
+    def _login(self, body: p.Login, now_ns: int) -> p.GatewayHealth:
+        self.log_in(body.user, body.password)
+        return self._health(now_ns)
+
+    def _logout(self, body: p.Logout, now_ns: int) -> p.GatewayHealth:
+        self._broker.logout()
+        logger.info("logout succeeded broker={}", self._broker.name)
+        return self._health(now_ns)
+
+    def _positions(self, body: p.ListPositions, now_ns: int) -> p.PositionList:
+        accounts = (body.account,) if body.account else self._broker.accounts()
+        return p.PositionList(
+            tuple(position for account in accounts for position in self._broker.positions(account))
+        )
+
+    def _register(self, body: p.RegisterItem, now_ns: int) -> p.FutureList:
+        self._broker.register(body.symbol)
+        logger.info("item registered symbol={}", body.symbol)
+        return p.FutureList(self._broker.futures())
+
+    def _unregister(self, body: p.UnregisterItem, now_ns: int) -> p.FutureList:
+        self._broker.unregister(body.symbol)
+        logger.info("item unregistered symbol={}", body.symbol)
+        return p.FutureList(self._broker.futures())
+
+
+def _id(client_order_id: str) -> str:
+    if not client_order_id:
+        raise InvalidInput("client_order_id", "is empty")
+    return client_order_id

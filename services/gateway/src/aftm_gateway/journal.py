@@ -1,0 +1,175 @@
+"""The gateway's order journal: one row per client order id, in its own SQLite file.
+
+An entry is begun (and committed) before the broker is called and completed with the broker's
+answer, then kept current from the broker's order events. An entry that was begun but never
+completed is an order whose fate is unknown (the gateway died in the call, or the broker did not
+answer): it is resolved by asking the broker, never by placing again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from aftm.domain.orders import PlaceOrder
+from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInForce
+from aftm.wire.protocol import OrderSnapshot
+from aftm_gateway.db import connect, integer, transaction
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    order_type TEXT NOT NULL,
+    price TEXT,
+    time_in_force TEXT NOT NULL,
+    open_close TEXT NOT NULL,
+    request_ts_ns INTEGER NOT NULL,
+    begun_ns INTEGER NOT NULL,
+    -- NULL status: begun, not completed; the broker must be asked what became of the order.
+    status TEXT,
+    broker_order_id TEXT,
+    filled_quantity INTEGER,
+    average_price TEXT,
+    reason TEXT,
+    updated_ns INTEGER
+);
+"""
+FINAL_STATUSES = frozenset(
+    {OrderStatus.FILLED, OrderStatus.REJECTED, OrderStatus.CANCELLED},
+)
+_REQUEST = (
+    "client_order_id, account, symbol, side, quantity, order_type, price, time_in_force,"
+    " open_close, request_ts_ns"
+)
+_SNAPSHOT = "status, broker_order_id, filled_quantity, average_price, reason, updated_ns"
+_SELECT = f"SELECT {_REQUEST}, {_SNAPSHOT} FROM orders"  # noqa: S608 - constant text
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    request: PlaceOrder
+    snapshot: OrderSnapshot | None  # None: the broker's answer was never recorded
+
+    @property
+    def is_open(self) -> bool:
+        return self.snapshot is None
+
+
+def is_same_request(first: PlaceOrder, second: PlaceOrder) -> bool:
+    """Whether two requests ask for the same order; the client's timestamp may differ."""
+    return first.client_order_id == second.client_order_id and (
+        (first.account, first.symbol, first.side, first.quantity, first.order_type)
+        == (second.account, second.symbol, second.side, second.quantity, second.order_type)
+        and (first.price, first.time_in_force, first.open_close)
+        == (second.price, second.time_in_force, second.open_close)
+    )
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self._db = connect(path, SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def lookup(self, client_order_id: str) -> JournalEntry | None:
+        row = self._db.execute(f"{_SELECT} WHERE client_order_id = ?", (client_order_id,))
+        found = row.fetchone()
+        return None if found is None else _entry(found)
+
+    def open_entries(self) -> list[PlaceOrder]:
+        rows = self._db.execute(f"{_SELECT} WHERE status IS NULL ORDER BY begun_ns").fetchall()
+        return [_entry(row).request for row in rows]
+
+    def begin(self, order: PlaceOrder, now_ns: int) -> None:
+        """Record the request before the broker sees it (committed when this returns)."""
+        with transaction(self._db):
+            self._db.execute(
+                f"INSERT INTO orders ({_REQUEST}, begun_ns)"  # noqa: S608 - constant text
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    order.client_order_id,
+                    order.account,
+                    order.symbol,
+                    order.side.value,
+                    order.quantity,
+                    order.order_type.value,
+                    None if order.price is None else str(order.price),
+                    order.time_in_force.value,
+                    order.open_close.value,
+                    order.ts_ns,
+                    now_ns,
+                ),
+            )
+
+    def complete(self, snapshot: OrderSnapshot) -> None:
+        """Record the broker's answer to a begun entry (KeyError if it was never begun)."""
+        if not self.update(snapshot):
+            raise KeyError(f"client order id {snapshot.client_order_id!r} was never begun")
+
+    def update(self, snapshot: OrderSnapshot) -> bool:
+        """Store the broker's latest word on a journaled order; False if the id is not here.
+
+        Completes an open entry. A finished order (filled, rejected, cancelled) never goes back
+        to a live status, so a late, stale report cannot undo a fill.
+        """
+        entry = self.lookup(snapshot.client_order_id)
+        if entry is None:
+            return False
+        stored = entry.snapshot
+        is_finished = stored is not None and stored.status in FINAL_STATUSES
+        if is_finished and (snapshot.status not in FINAL_STATUSES or stored == snapshot):
+            return True
+        with transaction(self._db):
+            self._db.execute(
+                "UPDATE orders SET status = ?, broker_order_id = ?, filled_quantity = ?,"
+                " average_price = ?, reason = ?, updated_ns = ? WHERE client_order_id = ?",
+                (
+                    snapshot.status.value,
+                    snapshot.broker_order_id,
+                    snapshot.filled_quantity,
+                    None if snapshot.average_price is None else str(snapshot.average_price),
+                    snapshot.reason,
+                    snapshot.ts_ns,
+                    snapshot.client_order_id,
+                ),
+            )
+        return True
+
+
+def _entry(row: tuple[object, ...]) -> JournalEntry:
+    note, account, symbol, side, quantity, order_type, price, tif, open_close, ts_ns = row[:10]
+    status, broker_id, filled, average, reason, updated_ns = row[10:]
+    request = PlaceOrder(
+        client_order_id=str(note),
+        account=str(account),
+        symbol=str(symbol),
+        side=Side(str(side)),
+        quantity=integer(quantity),
+        order_type=OrderType(str(order_type)),
+        price=None if price is None else Decimal(str(price)),
+        time_in_force=TimeInForce(str(tif)),
+        open_close=OpenClose(str(open_close)),
+        ts_ns=integer(ts_ns),
+    )
+    if status is None:
+        return JournalEntry(request, None)
+    snapshot = OrderSnapshot(
+        client_order_id=request.client_order_id,
+        broker_order_id=str(broker_id),
+        account=request.account,
+        symbol=request.symbol,
+        side=request.side,
+        quantity=request.quantity,
+        filled_quantity=integer(filled),
+        average_price=None if average is None else Decimal(str(average)),
+        status=OrderStatus(str(status)),
+        reason=str(reason),
+        ts_ns=integer(updated_ns),
+    )
+    return JournalEntry(request, snapshot)

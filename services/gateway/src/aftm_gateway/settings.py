@@ -1,0 +1,150 @@
+"""Gateway settings: AFTM_GATEWAY_<FIELD> from the environment, a .env file or the secrets dir.
+
+The password may come from a secrets-dir file named `aftm_gateway_password` (Docker secrets).
+Lists (symbols, accounts, items) are comma-separated. Anything unsafe is refused at start, with
+exit code 2 and a message naming the variable (see aftm.settings.load).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from aftm.errors import InvalidInput
+from aftm_gateway.products import DEFAULT_SYMBOLS, product_of
+
+SIMULATED_BROKERS = ("sim", "replay")
+SIM_CREDENTIAL = "sim"  # the simulated brokers' user and password when none is configured
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+_ENDPOINT = re.compile(
+    r"tcp://(\*|[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):(\*|\d{1,5})|(ipc|inproc)://.+"
+)
+_ACCOUNT = re.compile(r"[!-~]+")
+
+Names = Annotated[tuple[str, ...], NoDecode]
+PositiveRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTM_GATEWAY_", env_file=".env", extra="ignore")
+
+    broker: Literal["sim", "replay"] = "sim"
+    pub_bind: str = "tcp://127.0.0.1:5555"
+    router_bind: str = "tcp://127.0.0.1:5556"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9101, ge=0, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = False
+    journal_path: Path = Path("var/gateway-journal.sqlite")
+    sim_state_path: Path = Path("var/sim-exchange.sqlite")
+    heartbeat_s: PositiveRate = 1.0
+    health_event_age_s: PositiveRate = 5.0
+    broker_timeout_ms: int = Field(default=5000, ge=1)
+    user: str | None = Field(default=None, validate_default=True)
+    password: SecretStr | None = Field(default=None, validate_default=True)
+    auto_login: bool = True
+    sim_symbols: Names = DEFAULT_SYMBOLS
+    sim_accounts: Names = ("SIM-0001",)
+    items: Annotated[tuple[str, ...] | None, NoDecode] = Field(default=None, validate_default=True)
+    sim_ticks_per_s: PositiveRate = 20.0
+    sim_seed: int = 1
+    sim_start_price: int = Field(default=23_000, ge=1)
+    sim_max_order_quantity: int = Field(default=100, ge=1)
+    replay_file: Path | None = Field(default=None, validate_default=True)
+    replay_speed: PositiveRate = 1.0
+    fault_reject_orders: bool = False
+    fault_delay_ms: int = Field(default=0, ge=0)
+    fault_drop_replies: int = Field(default=0, ge=0)
+
+    @field_validator("pub_bind", "router_bind")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        match = _ENDPOINT.fullmatch(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not tcp://host:port, ipc://path or inproc://name")
+        port = match.group(2)
+        if port is not None and port != "*" and not 0 < int(port) <= 65535:
+            raise ValueError(f"port {port} is not between 1 and 65535")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("user", "password")
+    @classmethod
+    def _credential(cls, value: object, info: ValidationInfo) -> object:
+        broker = info.data.get("broker")
+        if value is not None or broker is None:  # None: AFTM_GATEWAY_BROKER itself is wrong
+            return value
+        if broker in SIMULATED_BROKERS:
+            return SIM_CREDENTIAL if info.field_name == "user" else SecretStr(SIM_CREDENTIAL)
+        raise ValueError(f"is required for broker {broker}")
+
+    @field_validator("sim_symbols", "sim_accounts", "items", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("sim_symbols")
+    @classmethod
+    def _symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one symbol")
+        for symbol in value:
+            try:
+                product_of(symbol)
+            except InvalidInput as error:
+                raise ValueError(error.message) from None
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("sim_accounts")
+    @classmethod
+    def _accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one account")
+        for account in value:
+            if not _ACCOUNT.fullmatch(account):
+                raise ValueError(f"{account!r} is not printable text without spaces")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("items")
+    @classmethod
+    def _items(cls, value: tuple[str, ...] | None, info: ValidationInfo) -> tuple[str, ...]:
+        symbols: tuple[str, ...] = info.data.get("sim_symbols", ())
+        if value is None:
+            return symbols
+        unknown = [item for item in value if item not in symbols]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} not in AFTM_GATEWAY_SIM_SYMBOLS")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("replay_file")
+    @classmethod
+    def _replay_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if info.data.get("broker") != "replay":
+            return value
+        if value is None:
+            raise ValueError("is required when AFTM_GATEWAY_BROKER=replay")
+        if not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
+
+    @property
+    def faults(self) -> dict[str, object]:
+        """The fault injections switched on (tests only), for a warning at start."""
+        active = {
+            "reject_orders": self.fault_reject_orders,
+            "delay_ms": self.fault_delay_ms,
+            "drop_replies": self.fault_drop_replies,
+        }
+        return {name: value for name, value in active.items() if value}

@@ -1,0 +1,204 @@
+"""`ExchangeBroker`: the Broker port over the simulated exchange, fed by any tick source.
+
+The sim and replay brokers are this class with different feeds, so both trade, fill and keep
+state the same way. Besides the session it holds the test-only fault injection: a reply delay
+(the order is recorded, then the answer takes this long), which past the broker timeout becomes
+BrokerUnavailable, exactly the window in which a real broker leaves an order's fate unknown.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import SecretStr
+
+from aftm.domain.market import Tick
+from aftm.domain.orders import PlaceOrder
+from aftm.domain.positions import Position
+from aftm.domain.types import OrderStatus
+from aftm.errors import InvalidInput
+from aftm.wire.protocol import Future, OrderSnapshot
+from aftm_gateway.broker import BrokerEvent
+from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn
+from aftm_gateway.exchange import Exchange
+from aftm_gateway.matching import Rules
+from aftm_gateway.products import product_of
+
+
+class TickFeed(Protocol):
+    """Where the market's trades come from: a random walk or a recorded file."""
+
+    def start(self, now_ns: int) -> None:
+        """Begin producing ticks (called at every login; only the first one counts)."""
+        ...
+
+    def due(self, now_ns: int) -> list[Tick]: ...
+
+    def next_due_ns(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    """What a simulated broker lists and accepts, and the faults it injects for tests."""
+
+    symbols: tuple[str, ...]
+    accounts: tuple[str, ...]
+    user: str
+    password: SecretStr
+    max_quantity: int = 100
+    reply_timeout_ms: int = 5000
+    reply_delay_ms: int = 0
+    reject_all: bool = False
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(frozenset(self.symbols), frozenset(self.accounts), self.max_quantity)
+
+
+class ExchangeBroker:
+    def __init__(
+        self,
+        name: str,
+        exchange: Exchange,
+        feed: TickFeed,
+        config: VenueConfig,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._name = name
+        self._exchange = exchange
+        self._feed = feed
+        self._credentials = (config.user.encode(), config.password.get_secret_value().encode())
+        self._reply_timeout_ms = config.reply_timeout_ms
+        self._reply_delay_ms = config.reply_delay_ms
+        self._clock = clock
+        self._logged_in = False
+        self._registered: set[str] = set()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def is_logged_in(self) -> bool:
+        return self._logged_in
+
+    def login(self, user: str, password: str) -> None:
+        expected_user, expected_password = self._credentials
+        user_ok = hmac.compare_digest(user.encode(), expected_user)
+        password_ok = hmac.compare_digest(password.encode(), expected_password)
+        if not (user_ok and password_ok):
+            raise BrokerRejected("login refused: unknown user or wrong password")
+        self._logged_in = True
+        self._feed.start(self._clock())
+
+    def logout(self) -> None:
+        self._logged_in = False
+
+    def accounts(self) -> tuple[str, ...]:
+        self._require_session()
+        return tuple(sorted(self._exchange.rules.accounts))
+
+    def futures(self) -> tuple[Future, ...]:
+        return tuple(self._future(symbol) for symbol in sorted(self._exchange.rules.symbols))
+
+    def register(self, symbol: str) -> None:
+        self._registered.add(self._known(symbol))
+
+    def unregister(self, symbol: str) -> None:
+        self._registered.discard(self._known(symbol))
+
+    def place(self, order: PlaceOrder) -> OrderSnapshot:
+        if not self._logged_in:
+            return _unsent(order, "not logged in", self._clock())
+        snapshot = self._exchange.place(order, self._clock())
+        if self._reply_delay_ms:
+            self._answer_late()
+        return snapshot
+
+    def cancel(self, client_order_id: str) -> OrderSnapshot:
+        self._require_session()
+        return self._exchange.cancel(client_order_id, self._clock())
+
+    def find_order(self, client_order_id: str) -> OrderSnapshot | None:
+        self._require_session()
+        return self._exchange.find(client_order_id)
+
+    def orders(self) -> tuple[OrderSnapshot, ...]:
+        self._require_session()
+        return self._exchange.orders(self.accounts())
+
+    def positions(self, account: str) -> tuple[Position, ...]:
+        if account not in self.accounts():
+            raise InvalidInput("account", f"{account!r} is not an account of this session")
+        return self._exchange.positions(account)
+
+    def poll(self, now_ns: int) -> list[BrokerEvent]:
+        events = self._exchange.take_events()
+        ticks = self._feed.due(now_ns)
+        if ticks:
+            events.extend(event for event in self._exchange.trade(ticks) if self._delivers(event))
+        return events
+
+    def next_event_ns(self) -> int | None:
+        return 0 if self._exchange.has_events else self._feed.next_due_ns()
+
+    def close(self) -> None:
+        self._feed.close()
+        self._exchange.close()
+
+    def _delivers(self, event: BrokerEvent) -> bool:
+        if not isinstance(event, Tick):
+            return True
+        return self._logged_in and event.symbol in self._registered
+
+    def _require_session(self) -> None:
+        if not self._logged_in:
+            raise NotLoggedIn("not logged in to the broker")
+
+    def _known(self, symbol: str) -> str:
+        if symbol not in self._exchange.rules.symbols:
+            listed = ", ".join(sorted(self._exchange.rules.symbols))
+            raise InvalidInput("symbol", f"{symbol!r} is not listed here ({listed})")
+        return symbol
+
+    def _future(self, symbol: str) -> Future:
+        product = product_of(symbol)
+        return Future(
+            symbol=symbol,
+            name=product.name,
+            point_value_twd=product.point_value_twd,
+            last_price=self._exchange.last_price(symbol) or 0,
+            registered=symbol in self._registered,
+        )
+
+    def _answer_late(self) -> None:
+        """Fault injection: the order is recorded; the answer is late, or never comes."""
+        if self._reply_delay_ms < self._reply_timeout_ms:
+            time.sleep(self._reply_delay_ms / 1000)
+            return
+        time.sleep(self._reply_timeout_ms / 1000)
+        raise BrokerUnavailable(f"{self._name} did not answer within {self._reply_timeout_ms} ms")
+
+
+def _unsent(order: PlaceOrder, reason: str, now_ns: int) -> OrderSnapshot:
+    """The answer to an order the broker would not even record."""
+    return OrderSnapshot(
+        client_order_id=order.client_order_id,
+        broker_order_id="",
+        account=order.account,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        filled_quantity=0,
+        average_price=None,
+        status=OrderStatus.REJECTED,
+        reason=reason,
+        ts_ns=now_ns,
+    )
