@@ -1,1 +1,1 @@
-"""AFTM executor: signals to orders through the gateway. Arrives with the live pipeline."""
+"""AFTM executor: signals to orders through the gateway, with a journal and risk checks."""

@@ -1,0 +1,3 @@
+from aftm_executor.app import main
+
+raise SystemExit(main())

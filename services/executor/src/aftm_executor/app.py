@@ -1,0 +1,113 @@
+"""The executor's composition root: settings, logging, metrics, journal, sockets, then the loop."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import zmq
+from loguru import logger
+from prometheus_client import CollectorRegistry
+
+from aftm.lifecycle import stop_on_signals
+from aftm.log import configure
+from aftm.metrics import MetricsServer
+from aftm.settings import load
+from aftm.wire.protocol import FILL_TOPIC, HEARTBEAT_TOPIC, ORDER_TOPIC
+from aftm.wire.reliable import ReliableClient
+from aftm.wire.sockets import make_socket
+from aftm_executor.journal import Journal
+from aftm_executor.metrics import ExecutorMetrics
+from aftm_executor.risk import Limits
+from aftm_executor.service import Executor, Sockets, Timing
+from aftm_executor.settings import ExecutorSettings
+
+EXIT_CANNOT_START = 1
+
+
+def main() -> int:
+    settings = load(ExecutorSettings, "aftm-executor")
+    configure("executor", level=settings.log_level, json_lines=settings.log_json)
+    stop = stop_on_signals()
+    try:
+        settings.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        journal = Journal(settings.journal_path)
+    except (OSError, sqlite3.Error) as error:
+        logger.error(
+            "executor cannot start: journal failed path={} error={}", settings.journal_path, error
+        )
+        return EXIT_CANNOT_START
+    if settings.account and not journal.account():
+        journal.set_account(settings.account)
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    try:
+        sockets = Sockets(
+            signals=make_socket(context, zmq.PULL, bind=settings.signal_bind),
+            reports=make_socket(
+                context,
+                zmq.SUB,
+                connect=settings.gateway_pub_connect,
+                subscribe=(ORDER_TOPIC, FILL_TOPIC, HEARTBEAT_TOPIC),
+            ),
+            control=make_socket(context, zmq.ROUTER, bind=settings.control_bind),
+        )
+    except zmq.ZMQError as error:
+        logger.error("executor cannot start: sockets failed error={}", error)
+        context.destroy(linger=0)
+        journal.close()
+        return EXIT_CANNOT_START
+    timeout_ms = settings.request_timeout_ms
+    gateway = ReliableClient(context, settings.gateway_connect, timeout_ms=timeout_ms)
+    strategy = ReliableClient(context, settings.strategy_connect, timeout_ms=timeout_ms)
+    registry = CollectorRegistry()
+    executor = Executor(
+        journal=journal,
+        gateway=gateway,
+        strategy=strategy,
+        sockets=sockets,
+        limits=Limits(
+            max_lots_per_order=settings.max_lots_per_order,
+            max_net_position=settings.max_net_position,
+            max_orders_per_minute=settings.max_orders_per_minute,
+        ),
+        metrics=ExecutorMetrics(registry),
+        timing=Timing(
+            heartbeat_timeout_s=settings.heartbeat_timeout_s,
+            resync_interval_s=settings.resync_interval_s,
+        ),
+    )
+    try:
+        server = MetricsServer(
+            settings.metrics_host, settings.metrics_port, registry, executor.health
+        ).start()
+    except OSError as error:
+        logger.error("executor cannot start: metrics server failed error={}", error)
+        _close(context, journal, gateway, strategy, sockets)
+        return EXIT_CANNOT_START
+    logger.info(
+        "executor listening signals={} control={} metrics={}:{}",
+        settings.signal_bind,
+        settings.control_bind,
+        settings.metrics_host,
+        server.port,
+    )
+    try:
+        executor.run(stop)
+    finally:
+        server.stop()
+        _close(context, journal, gateway, strategy, sockets)
+    return 0
+
+
+def _close(
+    context: zmq.Context[zmq.Socket[bytes]],
+    journal: Journal,
+    gateway: ReliableClient,
+    strategy: ReliableClient,
+    sockets: Sockets,
+) -> None:
+    gateway.close()
+    strategy.close()
+    for sock in (sockets.signals, sockets.reports, sockets.control):
+        sock.close()
+    context.term()
+    journal.close()

@@ -1,0 +1,82 @@
+"""The executor's Prometheus metrics, on a registry of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from aftm.metrics import latency_histogram
+
+# Every label value is created up front so a dashboard sees 0 rather than no series.
+ORDER_RESULTS = ("accepted", "rejected", "unknown", "risk_rejected")
+SOCKETS = ("signals", "reports", "control")
+
+
+class ExecutorMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.signals_received = Counter(
+            "aftm_executor_signals_received_total",
+            "Signals received (pushed or recovered from the strategy), duplicates included",
+            registry=registry,
+        )
+        self.duplicate_signals = Counter(
+            "aftm_executor_duplicate_signals_total",
+            "Signals already journaled, ignored without a second order",
+            registry=registry,
+        )
+        self.orders = Counter(
+            "aftm_executor_orders_total",
+            "Order requests by outcome, and signals refused by a risk check",
+            ["result"],
+            registry=registry,
+        )
+        self.order_resends = Counter(
+            "aftm_executor_order_resends_total",
+            "Orders sent again under the same client order id after the gateway had none",
+            registry=registry,
+        )
+        self.fills = Counter("aftm_executor_fills_total", "Fills applied", registry=registry)
+        self.duplicate_fills = Counter(
+            "aftm_executor_duplicate_fills_total",
+            "Fill reports whose fill id was seen before",
+            registry=registry,
+        )
+        self.malformed_frames = Counter(
+            "aftm_executor_malformed_frames_total",
+            "Frames that could not be read, by socket; dropped",
+            ["socket"],
+            registry=registry,
+        )
+        self.order_round_trip = latency_histogram(
+            "aftm_executor_order_round_trip_seconds",
+            "Order request to gateway reply",
+            registry,
+        )
+        self.signal_to_ack = latency_histogram(
+            "aftm_executor_signal_to_ack_seconds",
+            "Signal received to the gateway's accepting reply",
+            registry,
+        )
+        self.tick_to_ack = latency_histogram(
+            "aftm_executor_tick_to_ack_seconds",
+            "Gateway tick timestamp to the accepting reply for the signal it caused",
+            registry,
+        )
+        self.heartbeat_age = Gauge(
+            "aftm_executor_heartbeat_age_seconds",
+            "Seconds since the last gateway heartbeat (+Inf: none yet)",
+            registry=registry,
+        )
+        self.unknown_orders = Gauge(
+            "aftm_executor_unknown_orders",
+            "Orders sent whose outcome is not yet known (sending or unknown)",
+            registry=registry,
+        )
+        for result in ORDER_RESULTS:
+            self.orders.labels(result=result)
+        for socket in SOCKETS:
+            self.malformed_frames.labels(socket=socket)
+
+    def track_heartbeat_age(self, age_s: Callable[[], float]) -> None:
+        self.heartbeat_age.set_function(age_s)

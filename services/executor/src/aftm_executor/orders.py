@@ -1,0 +1,241 @@
+"""From a journaled signal to exactly one order, and from gateway reports to its state.
+
+The order desk is called by the service loop only; it owns no socket, but it talks to the
+gateway through the loop's request client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from loguru import logger
+
+from aftm.domain.orders import OrderFilled, PlaceOrder
+from aftm.domain.signals import SignalKind, signal_id
+from aftm.wire.protocol import ErrorCode, OrderSnapshot, QueryOrder, Reply
+from aftm.wire.reliable import ReliableClient, RequestTimedOut
+from aftm_executor import risk
+from aftm_executor.journal import Journal, JournalEntry
+from aftm_executor.metrics import ExecutorMetrics
+from aftm_executor.sizing import order_for, quantity_for
+from aftm_executor.states import UNRESOLVED, SignalState, from_order_status
+
+_RESULT = {
+    SignalState.REJECTED: "rejected",
+    SignalState.UNKNOWN: "unknown",
+    SignalState.SENDING: "unknown",
+}
+
+
+class OrderDesk:
+    def __init__(
+        self,
+        journal: Journal,
+        gateway: ReliableClient,
+        limits: risk.Limits,
+        metrics: ExecutorMetrics,
+        gateway_state: Callable[[], risk.GatewayState],
+    ) -> None:
+        self._journal = journal
+        self._gateway = gateway
+        self._limits = limits
+        self._metrics = metrics
+        self._gateway_state = gateway_state
+        self._rate = risk.OrderRate()
+        self._waiting: set[str] = set()  # signal ids whose WAIT was already logged
+        self.recheck = False  # an order changed state: waiting signals may be decidable now
+
+    # --- deciding -------------------------------------------------------------------------------
+
+    def decide(self, signal_id_: str) -> None:
+        """Risk-check a `received` signal: refuse it, leave it waiting, or send its order."""
+        entry = self._journal.get(signal_id_)
+        if entry is None or entry.state is not SignalState.RECEIVED:
+            return
+        signal = entry.signal
+        account, quantity, context = self._context(entry)
+        decision = risk.check(replace(signal, quantity=quantity), context, self._limits)
+        if decision.verdict is risk.Verdict.WAIT:
+            if signal.id not in self._waiting:
+                self._waiting.add(signal.id)
+                logger.info("signal waiting signal_id={} reason={}", signal.id, decision.reason)
+            return
+        self._waiting.discard(signal.id)
+        now_ns = time.time_ns()
+        if decision.verdict is risk.Verdict.REFUSE:
+            self._journal.reject(signal.id, f"risk: {decision.reason}", now_ns)
+            self._metrics.orders.labels(result="risk_rejected").inc()
+            logger.warning("signal rejected signal_id={} reason={}", signal.id, decision.reason)
+            return
+        order = order_for(signal, account, now_ns, quantity)
+        # Committed as `sending` before the request leaves: a crash from here on is resolved
+        # by asking the gateway about this client order id.
+        self._journal.mark_sending(order, signal.id, now_ns)
+        self._rate.record(time.monotonic_ns())
+        logger.info(
+            "order sending client_order_id={} signal_id={} account={} side={} quantity={}",
+            order.client_order_id,
+            signal.id,
+            account,
+            order.side,
+            order.quantity,
+        )
+        self._place(order, entry)
+
+    def decide_waiting(self) -> None:
+        self.recheck = False
+        for entry in self._journal.in_states([SignalState.RECEIVED]):
+            self.decide(entry.signal.id)
+
+    def _context(self, entry: JournalEntry) -> tuple[str, int, risk.Context]:
+        """The order's account and quantity, and what the risk check needs to judge it."""
+        signal = entry.signal
+        entry_record = None
+        quantity = signal.quantity
+        if signal.kind.is_exit:
+            # An exit closes its entry's position, on the entry's account, whatever is selected.
+            opening = self._journal.get(signal_id(signal.condition_id, SignalKind.ENTRY))
+            account = opening.account if opening else ""
+            if opening is not None:
+                entry_record = risk.EntryRecord(opening.state, opening.filled_quantity)
+                quantity = quantity_for(signal, opening.state, opening.filled_quantity)
+        else:
+            account = self._journal.account()
+        return (
+            account,
+            quantity,
+            risk.Context(
+                mode=self._journal.mode(),
+                gateway=self._gateway_state(),
+                account=account,
+                position=self._journal.exposure(account, signal.symbol) if account else 0,
+                orders_in_window=self._rate.count(time.monotonic_ns()),
+                entry=entry_record,
+            ),
+        )
+
+    # --- placing and resolving ------------------------------------------------------------------
+
+    def _place(self, order: PlaceOrder, entry: JournalEntry) -> bool:
+        """Send the order; False when the gateway did not answer (the order is `unknown`)."""
+        started = time.perf_counter()
+        try:
+            reply = self._gateway.request(order)
+        except RequestTimedOut:
+            self._journal.report(entry.signal.id, SignalState.UNKNOWN, time.time_ns())
+            self._metrics.orders.labels(result="unknown").inc()
+            logger.warning(
+                "order unknown after no reply client_order_id={} signal_id={}",
+                order.client_order_id,
+                entry.signal.id,
+            )
+            return False
+        self._metrics.order_round_trip.observe(time.perf_counter() - started)
+        state = self._on_place_reply(order, entry, reply)
+        result = _RESULT.get(state, "accepted")
+        self._metrics.orders.labels(result=result).inc()
+        if result == "accepted":
+            now_ns = time.time_ns()
+            self._metrics.signal_to_ack.observe(max(now_ns - entry.received_ns, 0) / 1e9)
+            if entry.signal.ts_ns > 0:
+                self._metrics.tick_to_ack.observe(max(now_ns - entry.signal.ts_ns, 0) / 1e9)
+        return True
+
+    def _on_place_reply(self, order: PlaceOrder, entry: JournalEntry, reply: Reply) -> SignalState:
+        order_id, now_ns = order.client_order_id, time.time_ns()
+        body = reply.body
+        if reply.ok and isinstance(body, OrderSnapshot) and body.client_order_id == order_id:
+            updated = self.apply_snapshot(body)
+            return updated.state if updated else SignalState.UNKNOWN
+        if reply.ok or reply.error_code in (None, ErrorCode.UNAVAILABLE):
+            # The gateway could not say what became of it: ask again later, never resend blind.
+            problem = reply.error or f"unexpected reply body {type(body).__name__}"
+            self._journal.report(entry.signal.id, SignalState.UNKNOWN, now_ns, reason=problem)
+            logger.warning("order unknown client_order_id={} reason={}", order_id, problem)
+            return SignalState.UNKNOWN
+        reason = f"gateway {reply.error_code}: {reply.error}"
+        self._journal.report(entry.signal.id, SignalState.REJECTED, now_ns, reason=reason)
+        logger.warning("order rejected client_order_id={} reason={}", order_id, reason)
+        return SignalState.REJECTED
+
+    def resolve(self) -> None:
+        """Ask the gateway about every order sent without a known outcome, oldest first."""
+        for entry in self._journal.in_states(UNRESOLVED):
+            if not self._resolve_one(entry):
+                return  # the gateway is not answering: the next round tries again
+
+    def _resolve_one(self, entry: JournalEntry) -> bool:
+        order_id = entry.client_order_id
+        try:
+            reply = self._gateway.request(QueryOrder(order_id))
+        except RequestTimedOut:
+            logger.warning("order query unanswered client_order_id={}", order_id)
+            return False
+        if reply.ok and isinstance(reply.body, OrderSnapshot):
+            updated = self.apply_snapshot(reply.body)
+            logger.info(
+                "order resolved client_order_id={} state={}",
+                order_id,
+                updated.state if updated else "?",
+            )
+            return True
+        if reply.error_code is ErrorCode.NOT_FOUND:
+            # The gateway never journaled it: send the very same order again. Should the first
+            # request still be in flight, the gateway deduplicates it by this client order id.
+            logger.warning("order not found at the gateway, resending client_order_id={}", order_id)
+            now_ns = time.time_ns()
+            order = order_for(entry.signal, entry.account, now_ns, entry.order_quantity)
+            self._journal.mark_sending(order, entry.signal.id, now_ns)
+            self._metrics.order_resends.inc()
+            return self._place(order, entry)
+        logger.warning("order query failed client_order_id={} error={}", order_id, reply.error)
+        return False
+
+    # --- execution reports ----------------------------------------------------------------------
+
+    def apply_snapshot(self, snapshot: OrderSnapshot) -> JournalEntry | None:
+        """Take the gateway's view of one of our orders; None for an order that is not ours."""
+        entry = self._journal.by_client_order_id(snapshot.client_order_id)
+        if entry is None:
+            logger.debug("order report ignored client_order_id={}", snapshot.client_order_id)
+            return None
+        updated = self._journal.report(
+            entry.signal.id,
+            from_order_status(snapshot.status),
+            time.time_ns(),
+            filled_quantity=snapshot.filled_quantity,
+            reason=snapshot.reason,
+        )
+        if updated is not None and updated.state is not entry.state:
+            self.recheck = bool(self._waiting)
+            logger.info(
+                "order state changed client_order_id={} state={} filled={}",
+                entry.client_order_id,
+                updated.state,
+                updated.filled_quantity,
+            )
+        return updated
+
+    def apply_fill(self, fill: OrderFilled) -> None:
+        entry = self._journal.by_client_order_id(fill.client_order_id)
+        if entry is None:
+            logger.debug("fill ignored client_order_id={}", fill.client_order_id)
+            return
+        position = self._journal.record_fill(fill, entry, time.time_ns())
+        if position is None:
+            self._metrics.duplicate_fills.inc()
+            logger.info("duplicate fill ignored fill_id={}", fill.fill_id)
+            return
+        self._metrics.fills.inc()
+        self.recheck = bool(self._waiting)
+        logger.info(
+            "fill applied fill_id={} client_order_id={} quantity={} price={} net={} average={}",
+            fill.fill_id,
+            fill.client_order_id,
+            fill.quantity,
+            fill.price,
+            position.net_quantity,
+            position.average_price,
+        )

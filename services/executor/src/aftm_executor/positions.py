@@ -1,0 +1,59 @@
+"""Positions folded from fills: net quantity and average price per (account, symbol).
+
+A fill report can arrive twice (a republished event, a replayed journal); its `fill_id` makes
+the second one change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from aftm.domain.orders import OrderFilled
+from aftm.domain.positions import Position
+
+ZERO = Decimal(0)
+
+
+def apply_fill(position: Position | None, account: str, fill: OrderFilled) -> Position:
+    """The position after `fill`.
+
+    Adding to a position averages the price in; reducing keeps the average of what is left;
+    going through zero starts the new side at the fill price; flat has no average.
+    """
+    before = position.net_quantity if position else 0
+    average = position.average_price if position else ZERO
+    signed = fill.side.sign * fill.quantity
+    after = before + signed
+    if after == 0:
+        average = ZERO
+    elif before == 0 or (before > 0) != (after > 0):
+        average = fill.price
+    elif (before > 0) == (signed > 0):
+        average = (average * abs(before) + fill.price * fill.quantity) / abs(after)
+    return Position(account=account, symbol=fill.symbol, net_quantity=after, average_price=average)
+
+
+class PositionBook:
+    """Every position and every fill id seen; folding the same fill twice changes nothing."""
+
+    def __init__(self, positions: Iterable[Position] = (), fill_ids: Iterable[str] = ()) -> None:
+        self._positions = {(p.account, p.symbol): p for p in positions}
+        self._fill_ids = set(fill_ids)
+
+    def apply(self, account: str, fill: OrderFilled) -> Position | None:
+        """Fold `fill` in and return the new position, or None for a fill already seen."""
+        if fill.fill_id in self._fill_ids:
+            return None
+        self._fill_ids.add(fill.fill_id)
+        key = (account, fill.symbol)
+        position = apply_fill(self._positions.get(key), account, fill)
+        self._positions[key] = position
+        return position
+
+    def net_quantity(self, account: str, symbol: str) -> int:
+        position = self._positions.get((account, symbol))
+        return position.net_quantity if position else 0
+
+    def positions(self) -> tuple[Position, ...]:
+        return tuple(sorted(self._positions.values(), key=lambda p: (p.account, p.symbol)))

@@ -1,0 +1,269 @@
+"""The executor's loop: signals in, orders out, execution reports back, one thread, one poll.
+
+Every signal is journaled before anything is decided, then either refused (journaled, logged,
+counted) or sent as exactly one order under its one client order id. An order whose answer did
+not come is `unknown` and is resolved by asking the gateway about that id; when the gateway has
+never seen it the same order (same id, which the gateway deduplicates) is sent again. Nothing
+here ever mints a second id for a signal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import zmq
+from loguru import logger
+
+from aftm.domain.orders import OrderFilled
+from aftm.domain.signals import Signal
+from aftm.errors import DecodeError
+from aftm.wire.codec import decode
+from aftm.wire.protocol import (
+    FILL_TOPIC,
+    HEARTBEAT_TOPIC,
+    ORDER_TOPIC,
+    ExecutorStatus,
+    GatewayHeartbeat,
+    ListSignals,
+    OrderUpdated,
+    SignalList,
+)
+from aftm.wire.reliable import ReliableClient, RequestTimedOut
+from aftm.wire.sockets import read_request, reply_frames
+from aftm_executor.control import Control
+from aftm_executor.journal import Journal
+from aftm_executor.metrics import ExecutorMetrics
+from aftm_executor.orders import OrderDesk
+from aftm_executor.risk import GatewayState, Limits, gateway_state
+
+POLL_MS = 100  # how often the stop event is looked at
+HOUSEKEEPING_S = 1.0  # resolve unknown orders and retry waiting signals this often
+RESYNC_RETRY_S = 5.0  # after a failed signal resync; a success waits `resync_interval_s`
+RESYNC_TIMEOUT_MS = 1000  # the strategy answers from memory; don't stall the loop longer
+
+
+@dataclass(frozen=True, slots=True)
+class Sockets:
+    signals: zmq.Socket[bytes]  # PULL, bound: signals pushed by the strategy
+    reports: zmq.Socket[bytes]  # SUB to the gateway PUB: order updates, fills, heartbeats
+    control: zmq.Socket[bytes]  # ROUTER, bound: the console's requests
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    heartbeat_timeout_s: float = 3.0
+    resync_interval_s: float = 30.0
+
+
+class GatewayWatch:
+    """The gateway's liveness from its heartbeats; read by the HTTP health thread too."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_ns = int(timeout_s * 1e9)
+        self.started_ns = time.monotonic_ns()
+        self.last_heartbeat_ns: int | None = None
+        self.logged_in = False
+
+    def state(self) -> GatewayState:
+        return gateway_state(
+            last_heartbeat_ns=self.last_heartbeat_ns,
+            logged_in=self.logged_in,
+            started_ns=self.started_ns,
+            now_ns=time.monotonic_ns(),
+            timeout_ns=self.timeout_ns,
+        )
+
+    def age_s(self) -> float:
+        last = self.last_heartbeat_ns
+        return float("inf") if last is None else (time.monotonic_ns() - last) / 1e9
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        gateway: ReliableClient,
+        strategy: ReliableClient,
+        sockets: Sockets,
+        limits: Limits,
+        metrics: ExecutorMetrics,
+        timing: Timing,
+    ) -> None:
+        self._journal = journal
+        self._strategy = strategy
+        self._sockets = sockets
+        self._metrics = metrics
+        self._timing = timing
+        self.watch = GatewayWatch(timing.heartbeat_timeout_s)
+        self._desk = OrderDesk(journal, gateway, limits, metrics, self.watch.state)
+        self._control = Control(journal, gateway, self.status)
+        self._resync_due = 0.0
+        self._unresolved = 0
+        metrics.track_heartbeat_age(self.watch.age_s)
+
+    def run(self, stop: threading.Event) -> None:
+        logger.info(
+            "executor started account={} mode={}", self._journal.account(), self._journal.mode()
+        )
+        self._recover(stop)
+        poller = zmq.Poller()
+        for sock in (self._sockets.reports, self._sockets.signals, self._sockets.control):
+            poller.register(sock, zmq.POLLIN)
+        next_housekeeping = time.monotonic() + HOUSEKEEPING_S
+        while not stop.is_set():
+            ready = dict(poller.poll(POLL_MS))
+            # Reports first: a fresh heartbeat or fill should count before the next decision.
+            if self._sockets.reports in ready:
+                self._on_report(self._sockets.reports.recv_multipart())
+            if self._sockets.signals in ready:
+                self._on_signal(self._sockets.signals.recv_multipart())
+            if self._sockets.control in ready:
+                self._on_control(self._sockets.control.recv_multipart())
+            if time.monotonic() >= next_housekeeping:
+                self._housekeep()
+                next_housekeeping = time.monotonic() + HOUSEKEEPING_S
+            elif self._desk.recheck:
+                self._desk.decide_waiting()  # e.g. an exit whose entry was just accepted
+            self._count_unresolved()
+        logger.info("executor stopped")
+
+    # --- start-up and housekeeping ------------------------------------------------------------
+
+    def _recover(self, stop: threading.Event) -> None:
+        """Finish what a previous run started, then fetch what was emitted while it was down."""
+        for step in (self._desk.resolve, self._desk.decide_waiting, self._resync):
+            if stop.is_set():
+                return  # each step may wait on a peer; a stop request should not
+            step()
+        self._count_unresolved()
+
+    def _housekeep(self) -> None:
+        # A silent gateway would only make each question time out and stall the loop.
+        if self.watch.state() in (GatewayState.ALIVE, GatewayState.LOGGED_OUT):
+            self._desk.resolve()
+        self._desk.decide_waiting()
+        if time.monotonic() >= self._resync_due:
+            self._resync()
+
+    def _resync(self) -> None:
+        """Journal and act on every signal the strategy emitted that never reached us."""
+        try:
+            timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
+            reply = self._strategy.request(ListSignals(), timeout_ms=timeout_ms)
+        except RequestTimedOut:
+            logger.warning("signal resync failed reason=strategy did not answer")
+            self._resync_due = time.monotonic() + RESYNC_RETRY_S
+            return
+        if not reply.ok or not isinstance(reply.body, SignalList):
+            logger.warning("signal resync failed reason={}", reply.error or "no signal list")
+            self._resync_due = time.monotonic() + RESYNC_RETRY_S
+            return
+        self._resync_due = time.monotonic() + self._timing.resync_interval_s
+        missing = [s for s in reply.body.signals if not self._journal.has(s.id)]
+        for signal in sorted(missing, key=lambda s: s.ts_ns):  # an entry before its exit
+            logger.warning("signal recovered from the strategy signal_id={}", signal.id)
+            self._accept(signal)
+
+    def _count_unresolved(self) -> None:
+        unresolved = self._journal.unresolved()
+        if unresolved != self._unresolved:
+            self._unresolved = unresolved
+            self._metrics.unknown_orders.set(unresolved)
+
+    # --- sockets --------------------------------------------------------------------------------
+
+    def _on_signal(self, frames: list[bytes]) -> None:
+        try:
+            if len(frames) != 1:
+                raise DecodeError(f"expected one frame, got {len(frames)}")
+            signal = decode(frames[0])
+            if not isinstance(signal, Signal):
+                raise DecodeError(f"expected a Signal, got {type(signal).__name__}")
+        except DecodeError as bad:
+            self._malformed("signals", bad)
+            return
+        self._accept(signal)
+
+    def _accept(self, signal: Signal) -> None:
+        self._metrics.signals_received.inc()
+        if not self._journal.record(signal, time.time_ns()):
+            self._metrics.duplicate_signals.inc()
+            logger.warning("duplicate signal ignored signal_id={}", signal.id)
+            return
+        logger.info(
+            "signal journaled signal_id={} kind={} symbol={} side={} quantity={}",
+            signal.id,
+            signal.kind,
+            signal.symbol,
+            signal.side,
+            signal.quantity,
+        )
+        self._desk.decide(signal.id)
+
+    def _on_report(self, frames: list[bytes]) -> None:
+        try:
+            if len(frames) != 2:
+                raise DecodeError(f"expected [topic, payload], got {len(frames)} frames")
+            topic, payload = frames
+            message = decode(payload)
+        except DecodeError as bad:
+            self._malformed("reports", bad)
+            return
+        if topic == HEARTBEAT_TOPIC and isinstance(message, GatewayHeartbeat):
+            self._on_heartbeat(message)
+        elif topic == ORDER_TOPIC and isinstance(message, OrderUpdated):
+            self._desk.apply_snapshot(message.order)
+        elif topic == FILL_TOPIC and isinstance(message, OrderFilled):
+            self._desk.apply_fill(message)
+        else:
+            kind = type(message).__name__
+            self._malformed("reports", DecodeError(f"{kind} does not belong on topic {topic!r}"))
+
+    def _on_heartbeat(self, heartbeat: GatewayHeartbeat) -> None:
+        before = self.watch.state()
+        self.watch.last_heartbeat_ns = time.monotonic_ns()
+        self.watch.logged_in = heartbeat.health.logged_in
+        after = self.watch.state()
+        if after is not before:
+            logger.info("gateway state changed from={} to={}", before, after)
+            # Entries held until the gateway was first heard, exits until the broker is back.
+            self._desk.decide_waiting()
+
+    def _on_control(self, frames: list[bytes]) -> None:
+        try:
+            identity, request = read_request(frames)
+        except DecodeError as bad:
+            self._malformed("control", bad)
+            return
+        self._sockets.control.send_multipart(reply_frames(identity, self._control.answer(request)))
+
+    def _malformed(self, socket: str, problem: DecodeError) -> None:
+        self._metrics.malformed_frames.labels(socket=socket).inc()
+        logger.warning("malformed frame dropped socket={} error={}", socket, problem)
+
+    # --- status ---------------------------------------------------------------------------------
+
+    def status(self) -> ExecutorStatus:
+        counts = self._journal.counts()
+        return ExecutorStatus(
+            account=self._journal.account(),
+            mode=self._journal.mode(),
+            gateway_alive=self.watch.state() is GatewayState.ALIVE,
+            signals_received=counts.received,
+            orders_sent=counts.sent,
+            signals_rejected=counts.risk_rejected,
+            positions=self._journal.positions(),
+        )
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """Called from the HTTP thread: reads only plain attributes, never the journal."""
+        age = self.watch.age_s()
+        return age <= self._timing.heartbeat_timeout_s, {
+            "gateway": self.watch.state().value,
+            "heartbeat_age_s": None if age == float("inf") else round(age, 3),
+            "gateway_logged_in": self.watch.logged_in,
+            "unknown_orders": self._unresolved,
+        }

@@ -1,0 +1,55 @@
+"""Executor settings: AFTM_EXECUTOR_<FIELD> from the environment, .env or the secrets folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+ENDPOINT_SCHEMES = ("tcp://", "ipc://", "inproc://")
+
+
+class ExecutorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFTM_EXECUTOR_", env_file=".env", extra="ignore")
+
+    signal_bind: str = "tcp://127.0.0.1:5558"
+    control_bind: str = "tcp://127.0.0.1:5559"
+    gateway_connect: str = "tcp://127.0.0.1:5556"
+    gateway_pub_connect: str = "tcp://127.0.0.1:5555"
+    strategy_connect: str = "tcp://127.0.0.1:5557"
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9103, ge=0, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = False
+    journal_path: Path = Path("var/executor-journal.sqlite")
+    # Used until the console selects one (the selection is journaled and wins after that).
+    account: str = ""
+    max_lots_per_order: int = Field(default=10, ge=1)
+    max_net_position: int = Field(default=20, ge=1)
+    max_orders_per_minute: int = Field(default=60, ge=1)
+    heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    request_timeout_ms: int = Field(default=2000, ge=50, le=60_000)
+    resync_interval_s: float = Field(default=30.0, ge=1)
+
+    @field_validator(
+        "signal_bind", "control_bind", "gateway_connect", "gateway_pub_connect", "strategy_connect"
+    )
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not value.startswith(ENDPOINT_SCHEMES) or not value.partition("://")[2]:
+            raise ValueError(f"{value!r} is not a ZeroMQ endpoint like tcp://127.0.0.1:5558")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        return value.strip()
