@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from tests.support.pipeline import BrokerOrder, Context, Pipeline, wait_for
 
 pytestmark = pytest.mark.slow
 SYMBOL = "TXFL6"
+MakePipeline = Callable[..., Pipeline]
 ENTRY, EXIT = SignalKind.ENTRY, SignalKind.TAKE_PROFIT  # exit ids share one stage
 
 
@@ -34,7 +35,7 @@ def context() -> Iterator[Context]:
 
 
 @pytest.fixture
-def make_pipeline(tmp_path: Path, context: Context) -> Iterator[type[Pipeline]]:
+def make_pipeline(tmp_path: Path, context: Context) -> Iterator[MakePipeline]:
     started: list[Pipeline] = []
 
     def build(**env: dict[str, str]) -> Pipeline:
@@ -42,7 +43,7 @@ def make_pipeline(tmp_path: Path, context: Context) -> Iterator[type[Pipeline]]:
         started.append(pipeline)
         return pipeline
 
-    yield build  # type: ignore[misc]
+    yield build
     for pipeline in started:
         pipeline.stop_all()
 
@@ -82,7 +83,7 @@ def wait_filled(pipeline: Pipeline, condition_id: str, kind: SignalKind) -> Brok
 
 
 def test_a_condition_trades_once_in_and_once_out_with_its_quantity(
-    make_pipeline: type[Pipeline],
+    make_pipeline: MakePipeline,
 ) -> None:
     pipeline = make_pipeline().start_all()
 
@@ -97,7 +98,7 @@ def test_a_condition_trades_once_in_and_once_out_with_its_quantity(
 
 
 def test_gateway_killed_with_an_order_in_flight_places_it_once(
-    make_pipeline: type[Pipeline],
+    make_pipeline: MakePipeline,
 ) -> None:
     # The sim records the order, then takes 1.5 s to answer: the kill lands in that window.
     pipeline = make_pipeline(gateway={"AFTM_GATEWAY_FAULT_DELAY_MS": "1500"}).start_all()
@@ -114,7 +115,7 @@ def test_gateway_killed_with_an_order_in_flight_places_it_once(
 
 
 def test_executor_killed_after_journaling_resumes_without_duplicate_or_loss(
-    make_pipeline: type[Pipeline],
+    make_pipeline: MakePipeline,
 ) -> None:
     pipeline = make_pipeline(
         gateway={"AFTM_GATEWAY_FAULT_DELAY_MS": "1500"},
@@ -135,7 +136,7 @@ def test_executor_killed_after_journaling_resumes_without_duplicate_or_loss(
 
 
 def test_strategy_restarted_after_an_entry_never_enters_again(
-    make_pipeline: type[Pipeline],
+    make_pipeline: MakePipeline,
 ) -> None:
     pipeline = make_pipeline().start_all()
     # Exits far away: the condition stays entered while prices cross its order level again.
