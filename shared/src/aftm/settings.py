@@ -8,6 +8,7 @@ names the environment variable to fix.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TypeVar
@@ -20,6 +21,35 @@ DEFAULT_SECRETS_DIR = Path("/run/secrets")
 EXIT_BAD_SETTINGS = 2
 
 S = TypeVar("S", bound=BaseSettings)
+
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+_TCP_ENDPOINT = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5}|\*)")
+
+
+def check_endpoint(value: str, *, binding: bool) -> str:
+    """Refuse an endpoint ZeroMQ would reject only at startup, or one that cannot work.
+
+    For pydantic validators: raises ValueError, which `load` reports against the variable.
+    """
+    value = value.strip()
+    if value.startswith(("ipc://", "inproc://")) and value.partition("://")[2]:
+        return value
+    match = _TCP_ENDPOINT.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not an endpoint like tcp://127.0.0.1:5555")
+    host, port = match["host"], match["port"]
+    if not binding and (host == "*" or port == "*"):
+        raise ValueError(f"{value!r}: a connect endpoint needs a concrete host and port")
+    if port != "*" and not 1 <= int(port) <= 65535:
+        raise ValueError(f"{value!r}: port must be between 1 and 65535")
+    return value
+
+
+def check_log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 def secrets_dir() -> Path | None:

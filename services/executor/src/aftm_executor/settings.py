@@ -7,8 +7,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
-ENDPOINT_SCHEMES = ("tcp://", "ipc://", "inproc://")
+from aftm.settings import check_endpoint, check_log_level
 
 
 class ExecutorSettings(BaseSettings):
@@ -33,21 +32,20 @@ class ExecutorSettings(BaseSettings):
     request_timeout_ms: int = Field(default=2000, ge=50, le=60_000)
     resync_interval_s: float = Field(default=30.0, ge=1)
 
-    @field_validator(
-        "signal_bind", "control_bind", "gateway_connect", "gateway_pub_connect", "strategy_connect"
-    )
+    @field_validator("signal_bind", "control_bind")
     @classmethod
-    def _endpoint(cls, value: str) -> str:
-        if not value.startswith(ENDPOINT_SCHEMES) or not value.partition("://")[2]:
-            raise ValueError(f"{value!r} is not a ZeroMQ endpoint like tcp://127.0.0.1:5558")
-        return value
+    def _bind_endpoint(cls, value: str) -> str:
+        return check_endpoint(value, binding=True)
+
+    @field_validator("gateway_connect", "gateway_pub_connect", "strategy_connect")
+    @classmethod
+    def _connect_endpoint(cls, value: str) -> str:
+        return check_endpoint(value, binding=False)
 
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
-        if value.upper() not in LOG_LEVELS:
-            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
-        return value.upper()
+        return check_log_level(value)
 
     @field_validator("account")
     @classmethod

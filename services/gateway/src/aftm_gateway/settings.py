@@ -15,14 +15,11 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from aftm.errors import InvalidInput
+from aftm.settings import check_endpoint, check_log_level
 from aftm_gateway.products import DEFAULT_SYMBOLS, product_of
 
 SIMULATED_BROKERS = ("sim", "replay")
 SIM_CREDENTIAL = "sim"  # the simulated brokers' user and password when none is configured
-LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
-_ENDPOINT = re.compile(
-    r"tcp://(\*|[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):(\*|\d{1,5})|(ipc|inproc)://.+"
-)
 _ACCOUNT = re.compile(r"[!-~]+")
 
 Names = Annotated[tuple[str, ...], NoDecode]
@@ -63,20 +60,12 @@ class GatewaySettings(BaseSettings):
     @field_validator("pub_bind", "router_bind")
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        match = _ENDPOINT.fullmatch(value)
-        if match is None:
-            raise ValueError(f"{value!r} is not tcp://host:port, ipc://path or inproc://name")
-        port = match.group(2)
-        if port is not None and port != "*" and not 0 < int(port) <= 65535:
-            raise ValueError(f"port {port} is not between 1 and 65535")
-        return value
+        return check_endpoint(value, binding=True)
 
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
-        if value.upper() not in LOG_LEVELS:
-            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
-        return value.upper()
+        return check_log_level(value)
 
     @field_validator("user", "password")
     @classmethod

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
-
-_TCP_ENDPOINT = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5}|\*)")
-
-
-def check_endpoint(value: str, *, binding: bool) -> str:
-    """Refuse an endpoint ZeroMQ would reject only at startup, or one that cannot work."""
-    value = value.strip()
-    if value.startswith(("ipc://", "inproc://")) and value.partition("://")[2]:
-        return value
-    match = _TCP_ENDPOINT.fullmatch(value)
-    if match is None:
-        raise ValueError(f"{value!r} is not an endpoint like tcp://127.0.0.1:5555")
-    host, port = match["host"], match["port"]
-    if not binding and (host == "*" or port == "*"):
-        raise ValueError(f"{value!r}: a connect endpoint needs a concrete host and port")
-    if port != "*" and not 1 <= int(port) <= 65535:
-        raise ValueError(f"{value!r}: port must be between 1 and 65535")
-    return value
+from aftm.settings import check_endpoint, check_log_level
 
 
 class StrategySettings(BaseSettings):
@@ -62,7 +43,4 @@ class StrategySettings(BaseSettings):
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
-        level = value.strip().upper()
-        if level not in LOG_LEVELS:
-            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
-        return level
+        return check_log_level(value)
