@@ -1,8 +1,11 @@
 """The `aftm` command: arguments in, one line per error out, exit codes. The work lives elsewhere.
 
 Each subcommand is a function that adds its parser and sets `handler`; a new subcommand is one
-more such function in `SUBCOMMANDS`. Any bad input (a file, an option) ends with exactly one line
-`aftm: error: ...` on stderr and exit code 2; a traceback means a bug in aftm.
+more such function in `SUBCOMMANDS`. Any bad input (a file, an option, a setting) ends with
+exactly one line `aftm: error: ...` on stderr and exit code 2; a service that refused a request
+exits 1 and one that did not answer exits 3, each with one line `aftm: ...` (errors.py); a
+traceback means a bug in aftm. Without a subcommand, a terminal gets the menu, anything else
+the help.
 """
 
 from __future__ import annotations
@@ -12,12 +15,21 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeAlias
 
 from aftm.domain.prices import whole_points
 from aftm.errors import AftmError, InvalidInput
 from aftm_console.backtest.report import DEFAULT_POINT_VALUES
 from aftm_console.backtest.runner import Backtest, Summary, run
+from aftm_console.commands.accounts import add_account_commands
+from aftm_console.commands.conditions import add_condition_commands
+from aftm_console.commands.orders import add_order_commands
+from aftm_console.commands.session import add_session_commands
+from aftm_console.commands.status import add_status_command
+from aftm_console.errors import ConsoleError
+from aftm_console.menu import add_menu_command, menu_handler
+from aftm_console.parsing import Parser as _Parser
+from aftm_console.parsing import Subparsers, UsageError
+from aftm_console.run.command import add_run_command
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -26,29 +38,20 @@ EXIT_INTERRUPTED = 130
 PROGRESS_MIN_BYTES = 10_000_000
 
 
-class UsageError(Exception):
-    """The command line itself is wrong (raised instead of argparse's print-usage-and-exit)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-# argparse's type for the object add_subparsers returns has no public name (nor, at run time,
-# a subscriptable one: hence the string).
-Subparsers: TypeAlias = "argparse._SubParsersAction[_Parser]"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         handler: Callable[[argparse.Namespace], int] | None = args.handler
         if handler is None:
-            parser.print_help()
-            return EXIT_OK
+            if not sys.stdin.isatty():
+                parser.print_help()
+                return EXIT_OK
+            handler = menu_handler
         return handler(args)
+    except ConsoleError as failed:
+        sys.stderr.write(f"aftm: {_one_line(failed)}\n")
+        return failed.exit_code
     except (UsageError, AftmError, OSError) as error:
         sys.stderr.write(f"aftm: error: {_one_line(error)}\n")
         return EXIT_BAD_INPUT
@@ -140,7 +143,16 @@ def _add_backtest_options(parser: _Parser) -> None:
     )
 
 
-SUBCOMMANDS: Sequence[Callable[[Subparsers], None]] = (_add_backtest,)
+SUBCOMMANDS: Sequence[Callable[[Subparsers], None]] = (
+    _add_backtest,
+    add_session_commands,
+    add_condition_commands,
+    add_account_commands,
+    add_order_commands,
+    add_status_command,
+    add_menu_command,
+    add_run_command,
+)
 
 
 def _backtest(args: argparse.Namespace) -> int:

@@ -1,0 +1,112 @@
+"""`aftm status`: each service up or down and what it says about itself; never fails on one."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TypeVar
+
+from aftm.wire.protocol import (
+    ConditionList,
+    ExecutorStatus,
+    GatewayHealth,
+    GetExecutorStatus,
+    GetHealth,
+    ListConditions,
+)
+from aftm_console.commands.common import live
+from aftm_console.errors import ServiceDown, ServiceRefused
+from aftm_console.parsing import Subparsers, add_json_flag
+from aftm_console.render import say, say_json, table
+from aftm_console.services import Service, Services
+
+T = TypeVar("T")
+NS_PER_S = 1_000_000_000
+Report = dict[str, object]
+
+
+def collect_status(services: Services, *, timeout_ms: int | None = None) -> dict[str, Report]:
+    """One report per service: `up`, its endpoint, and its own facts (or why they are missing)."""
+    reports: dict[str, Report] = {}
+    health, reports["gateway"] = _probe(
+        services, Service.GATEWAY, GetHealth(), GatewayHealth, timeout_ms
+    )
+    if health is not None:
+        age = (health.ts_ns - health.last_broker_event_ns) / NS_PER_S
+        reports["gateway"].update(
+            broker=health.broker,
+            logged_in=health.logged_in,
+            last_broker_event_age_s=round(age, 3) if health.last_broker_event_ns else None,
+        )
+    listed, reports["strategy"] = _probe(
+        services, Service.STRATEGY, ListConditions(), ConditionList, timeout_ms
+    )
+    if listed is not None:
+        reports["strategy"]["conditions"] = len(listed.conditions)
+    status, reports["executor"] = _probe(
+        services, Service.EXECUTOR, GetExecutorStatus(), ExecutorStatus, timeout_ms
+    )
+    if status is not None:
+        reports["executor"].update(
+            account=status.account or None,
+            mode=status.mode.value,
+            gateway_alive=status.gateway_alive,
+        )
+    return reports
+
+
+def show_status(services: Services, *, as_json: bool = False) -> dict[str, Report]:
+    reports = collect_status(services)
+    if as_json:
+        say_json(reports)
+    else:
+        rows = [
+            (name, "up" if report["up"] else "down", report["endpoint"], describe(report))
+            for name, report in reports.items()
+        ]
+        say(table(("service", "state", "endpoint", "details"), rows))
+    return reports
+
+
+def describe(report: Report) -> str:
+    """The details column: what the service said, or why it said nothing."""
+    if "error" in report:
+        return str(report["error"])
+    if "broker" in report:
+        session = "logged in" if report["logged_in"] else "logged out"
+        age = report["last_broker_event_age_s"]
+        heard = "never heard from" if age is None else f"last broker event {age:.1f} s ago"
+        return f"{report['broker']} broker, {session}, {heard}"
+    if "conditions" in report:
+        return f"conditions: {report['conditions']}"
+    account = report["account"] or "no account selected"
+    alive = "gateway alive" if report["gateway_alive"] else "gateway silent"
+    return f"account {account}, mode {report['mode']}, {alive}"
+
+
+def _probe(
+    services: Services, service: Service, body: object, answer: type[T], timeout_ms: int | None
+) -> tuple[T | None, Report]:
+    """Ask once (a status must be quick, not retried); a failure becomes part of the report."""
+    report: Report = {"endpoint": services.endpoint(service), "up": False}
+    try:
+        reply = services.ask(service, body, answer, timeout_ms=timeout_ms)
+    except ServiceDown:
+        timeout = timeout_ms if timeout_ms is not None else services.settings.timeout_ms
+        report["error"] = f"no answer within {timeout} ms"
+        return None, report
+    except ServiceRefused as refused:
+        report.update(up=True, error=f"refused: {refused.error}")
+        return None, report
+    report["up"] = True
+    return reply, report
+
+
+def add_status_command(commands: Subparsers) -> None:
+    parser = commands.add_parser("status", help="is each service up, and what does it report")
+    add_json_flag(parser)
+    parser.set_defaults(handler=live(_status))
+
+
+def _status(services: Services, args: argparse.Namespace) -> int:
+    show_status(services, as_json=args.json)
+    return 0

@@ -1,0 +1,57 @@
+"""What can end a console command besides bad input, and the exit code each one means.
+
+Bad input (an option, a field) is `aftm.errors.InvalidInput`: exit 2. A service that refused a
+request is `ServiceRefused`: exit 1. A service that did not answer is `ServiceDown`: exit 3.
+`cli.main` prints each as one line; none of them is ever a traceback.
+"""
+
+from __future__ import annotations
+
+from aftm.errors import AftmError
+from aftm.wire.protocol import ErrorCode
+
+EXIT_REFUSED = 1
+EXIT_DOWN = 3
+START_HINT = "start everything with: aftm run"
+
+
+class ConsoleError(AftmError):
+    """Ends the command with `exit_code` after printing `aftm: <message>`."""
+
+    exit_code = EXIT_REFUSED
+
+
+class ServiceRefused(ConsoleError):
+    """The service answered with an error: fix what it names, then try again."""
+
+    def __init__(self, service: str, error: str, code: ErrorCode | None = None) -> None:
+        super().__init__(f"{service} refused: {error}")
+        self.service = service
+        self.error = error
+        self.code = code
+
+
+class ServiceDown(ConsoleError):
+    """No answer in time: start the service (or all of them) and try again."""
+
+    exit_code = EXIT_DOWN
+
+    def __init__(self, service: str, endpoint: str, timeout_ms: int) -> None:
+        super().__init__(
+            f"the {service} at {endpoint} did not answer within {timeout_ms} ms "
+            f"— is it running? ({START_HINT})"
+        )
+        self.service = service
+
+
+class OrderOutcomeUnknown(ConsoleError):
+    """The order may or may not have been placed: check before sending another one."""
+
+    exit_code = EXIT_DOWN
+
+    def __init__(self, client_order_id: str, why: str) -> None:
+        super().__init__(
+            f"{why}, so the outcome of order {client_order_id} is unknown; check it with: "
+            f"aftm orders (do not send it again as a new order)"
+        )
+        self.client_order_id = client_order_id

@@ -1,0 +1,1 @@
+"""`aftm run`: the three services as local child processes on the simulated exchange."""
