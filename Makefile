@@ -1,11 +1,11 @@
-# Two entry points a new user needs: `make demo` and `make test`. Everything else supports them.
+# Two entry points a new user needs: `make run` and `make test`. Everything else supports them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := -e shared -e services/strategy -e services/gateway -e services/executor -e services/console
 
-.PHONY: demo test lint bench clean
+.PHONY: run backtest test lint bench clean
 
 $(STAMP): requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,10 @@ $(STAMP): requirements-dev.txt shared/pyproject.toml services/*/pyproject.toml
 	$(BIN)/pip install --quiet $(PACKAGES) -r requirements-dev.txt
 	touch $(STAMP)
 
-demo: $(STAMP)
+run: $(STAMP)
+	$(BIN)/aftm run --demo
+
+backtest: $(STAMP)
 	$(BIN)/aftm backtest --ticks examples/ticks.csv --conditions examples/conditions.json \
 	  --signals out/signals.jsonl --report out/report.json --plot out/equity.png
 	@echo "signals: out/signals.jsonl  report: out/report.json  plot: out/equity.png"
@@ -28,6 +31,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
+	$(BIN)/python bench/pipeline_bench.py --table
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis
