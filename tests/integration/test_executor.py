@@ -52,6 +52,7 @@ from aftm.wire.protocol import (
 )
 from aftm.wire.reliable import ReliableClient
 from aftm.wire.sockets import bound_endpoint, error, make_socket, ok, read_request, reply_frames
+from aftm_executor.entries import JournalEntry
 from aftm_executor.journal import Journal
 from aftm_executor.sizing import client_order_id
 from aftm_executor.states import SignalState
@@ -330,14 +331,17 @@ class Harness:
             assert self.process.stop() == 0, self.log()
             assert time.monotonic() - started < 3.0, self.log()
 
-    def journal_entry_state(self, signal: Signal) -> SignalState:
+    def journal_entry(self, signal: Signal) -> JournalEntry:
         journal = Journal(self.journal_path)
         try:
             entry = journal.get(signal.id)
             assert entry is not None, f"{signal.id} was never journaled"
-            return entry.state
+            return entry
         finally:
             journal.close()
+
+    def journal_entry_state(self, signal: Signal) -> SignalState:
+        return self.journal_entry(signal).state
 
     def close(self) -> None:
         running = self.process and self.process.process and self.process.process.poll() is None
@@ -404,7 +408,11 @@ def test_a_signal_becomes_one_order_and_its_fills_a_position(harness: Harness, s
     assert (position.account, position.net_quantity) == ("ACC1", side.sign * 2)
     assert position.average_price == Decimal("17501")
     harness.stop()
-    assert harness.journal_entry_state(signal) is SignalState.FILLED
+    entry = harness.journal_entry(signal)
+    assert entry.state is SignalState.FILLED
+    # The accepting reply's arrival is on record for tick-to-ack audits.
+    assert entry.acked_ns is not None
+    assert entry.received_ns <= entry.acked_ns <= entry.updated_ns
     assert harness.gateway.place_ids() == [placed.client_order_id]
 
 

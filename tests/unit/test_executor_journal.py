@@ -176,6 +176,23 @@ def test_exposure_counts_orders_still_working(journal: Journal, side: Side) -> N
     assert journal.exposure("ACC2", "TXFL6") == 0
 
 
+@SIDES
+def test_exposure_counts_lots_reported_filled_before_their_fill_report(
+    journal: Journal, side: Side
+) -> None:
+    signal = a_signal(side)
+    journal.record(signal, now_ns=1)
+    send(journal, signal, now_ns=2)
+
+    journal.report(signal.id, SignalState.FILLED, now_ns=3, filled_quantity=2)
+    assert journal.exposure("ACC1", "TXFL6") == side.sign * 2  # reply in, fill report not yet
+
+    entry = journal.get(signal.id)
+    assert entry is not None
+    journal.record_fill(a_fill(signal, 2, "f1"), entry, 4)
+    assert journal.exposure("ACC1", "TXFL6") == side.sign * 2  # and not twice once it arrives
+
+
 def test_everything_survives_a_reopen(path: Path) -> None:
     signal = a_signal()
     first = Journal(path)
@@ -220,3 +237,91 @@ def test_a_smaller_order_keeps_its_own_quantity(journal: Journal) -> None:
 def test_settings_default_to_no_account_and_active(journal: Journal) -> None:
     assert journal.account() == ""
     assert journal.mode() is TradingMode.ACTIVE
+
+
+def test_the_first_accepting_reply_time_is_kept(journal: Journal) -> None:
+    signal = a_signal()
+    journal.record(signal, now_ns=1)
+    send(journal, signal, now_ns=2)
+
+    before = journal.get(signal.id)
+    journal.report(signal.id, SignalState.ACCEPTED, now_ns=3, acked_ns=3)
+    journal.report(signal.id, SignalState.FILLED, now_ns=4, filled_quantity=2)
+    journal.report(signal.id, SignalState.FILLED, now_ns=5, filled_quantity=2, acked_ns=5)
+
+    after = journal.get(signal.id)
+    assert before is not None
+    assert after is not None
+    assert (before.acked_ns, after.acked_ns, after.state) == (None, 3, SignalState.FILLED)
+
+
+def test_a_journal_from_before_acked_ns_gains_the_column(path: Path) -> None:
+    signal = a_signal()
+    first = Journal(path)
+    first.record(signal, now_ns=1)
+    first.close()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE signals DROP COLUMN acked_ns")
+
+    reopened = Journal(path)
+    try:
+        entry = reopened.get(signal.id)
+        assert entry is not None
+        assert (entry.signal, entry.acked_ns) == (signal, None)
+        reopened.report(signal.id, SignalState.ACCEPTED, now_ns=2, acked_ns=2)
+        acked = reopened.get(signal.id)
+        assert acked is not None
+        assert acked.acked_ns == 2
+    finally:
+        reopened.close()
+
+
+def test_a_signal_can_be_journaled_already_decided(journal: Journal) -> None:
+    sent, refused = a_signal(condition="c1", quantity=3), a_signal(condition="c2")
+    order = order_for(sent, "ACC1", 5, quantity=2)
+
+    assert journal.record(sent, now_ns=5, order=order) is True
+    assert journal.record(refused, now_ns=6, rejected="risk: halted") is True
+    assert journal.record(sent, now_ns=7, rejected="too late") is False
+
+    sending, rejected = journal.get(sent.id), journal.get(refused.id)
+    assert sending is not None
+    assert rejected is not None
+    assert (sending.state, sending.account, sending.order_quantity, sending.sent) == (
+        SignalState.SENDING,
+        "ACC1",
+        2,
+        True,
+    )
+    assert (rejected.state, rejected.reason, rejected.sent) == (
+        SignalState.REJECTED,
+        "risk: halted",
+        False,
+    )
+    counts = journal.counts()
+    assert (counts.received, counts.sent, counts.risk_rejected, counts.unresolved) == (2, 1, 1, 1)
+
+
+def test_a_repeated_report_writes_nothing(journal: Journal) -> None:
+    signal = a_signal()
+    journal.record(signal, now_ns=1)
+    send(journal, signal, now_ns=2)
+    entry = journal.get(signal.id)
+    assert entry is not None
+
+    filled = journal.report_on(entry, SignalState.FILLED, 3, filled_quantity=2, acked_ns=3)
+    changes = journal.changes
+    again = journal.report_on(filled, SignalState.FILLED, 4, filled_quantity=2, acked_ns=4)
+
+    assert journal.changes == changes
+    assert again == filled == journal.get(signal.id)
+    assert (filled.updated_ns, filled.acked_ns) == (3, 3)
+
+
+def test_unknown_names_the_signals_never_journaled(journal: Journal) -> None:
+    journaled = [a_signal(condition=f"c{i}") for i in range(3)]
+    for signal in journaled:
+        journal.record(signal, now_ns=1)
+    others = [signal_id(f"x{i}", SignalKind.ENTRY) for i in range(1200)]
+
+    assert journal.unknown([s.id for s in journaled] + others) == set(others)

@@ -284,6 +284,43 @@ def test_a_resting_order_fills_on_the_tick_that_reaches_it(tmp_path: Path) -> No
     assert exchange.last_price("TXFL6") == 22_994
 
 
+def stored_prices(path: Path) -> dict[str, int]:
+    with closing(sqlite3.connect(path)) as db:
+        return dict(db.execute("SELECT symbol, price FROM prices").fetchall())
+
+
+def test_last_prices_are_written_once_a_second_of_trading_and_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "sim.sqlite"
+    exchange = exchange_at(path)
+
+    exchange.trade([Tick("TXFL6", 22_990, 1, ts_ns=S)])
+    exchange.trade([Tick("TXFL6", 22_991, 1, ts_ns=S + 1)])
+    within_the_second = stored_prices(path)
+    exchange.trade([Tick("TXFL6", 22_992, 1, ts_ns=2 * S)])
+    a_second_later = stored_prices(path)
+    exchange.trade([Tick("MXFL6", 21_000, 1, ts_ns=2 * S + 1)])
+    exchange.close()
+
+    assert within_the_second == {"TXFL6": 22_990}
+    assert a_second_later == {"TXFL6": 22_992}
+    assert stored_prices(path) == {"TXFL6": 22_992, "MXFL6": 21_000}
+    assert exchange_at(path).last_price("MXFL6") == 21_000
+
+
+def test_a_fill_is_committed_with_the_tick_that_caused_it(tmp_path: Path) -> None:
+    path = tmp_path / "sim.sqlite"
+    exchange = exchange_at(path)
+    exchange.place(a_limit(Side.BUY, 22_995), now_ns=S)
+    exchange.trade([Tick("TXFL6", 22_994, 1, ts_ns=S + 1)])  # well within the second
+
+    reopened = exchange_at(path)  # as after a SIGKILL: nothing was closed
+
+    found = reopened.find("A1")
+    assert found is not None
+    assert found.status is OrderStatus.FILLED
+    assert reopened.last_price("TXFL6") == 22_994
+
+
 def test_the_exchange_does_not_deduplicate_notes(tmp_path: Path) -> None:
     """Like a real broker: refusing a second order with the same NOTE is the gateway's job."""
     exchange = exchange_at(tmp_path / "sim.sqlite")

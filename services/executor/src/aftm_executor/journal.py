@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
 from aftm.domain.signals import Signal
-from aftm.wire.codec import decode, encode
+from aftm.wire.codec import encode
 from aftm.wire.protocol import TradingMode
+from aftm_executor.entries import ENTRY_COLUMNS, JournalEntry, from_row
 from aftm_executor.positions import PositionBook
 from aftm_executor.sizing import client_order_id
 from aftm_executor.states import UNRESOLVED, WORKING, SignalState, advance
@@ -38,7 +39,8 @@ CREATE TABLE IF NOT EXISTS signals (
     reported_filled INTEGER NOT NULL DEFAULT 0,  -- the largest filled quantity a report gave
     fill_quantity INTEGER NOT NULL DEFAULT 0,    -- the sum of fills seen
     received_ns INTEGER NOT NULL,
-    updated_ns INTEGER NOT NULL
+    updated_ns INTEGER NOT NULL,
+    acked_ns INTEGER  -- when the gateway's reply accepting the order was read; NULL until then
 );
 CREATE INDEX IF NOT EXISTS signals_by_state ON signals (state);
 CREATE TABLE IF NOT EXISTS fills (
@@ -61,24 +63,9 @@ CREATE TABLE IF NOT EXISTS positions (
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-_ENTRY_COLUMNS = (
-    "payload, client_order_id, account, order_quantity, state, reason, sent,"
-    " MAX(reported_filled, fill_quantity), received_ns, updated_ns"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class JournalEntry:
-    signal: Signal
-    client_order_id: str
-    account: str
-    order_quantity: int  # what the order asks for (an exit may ask less than its signal)
-    state: SignalState
-    reason: str
-    sent: bool
-    filled_quantity: int
-    received_ns: int
-    updated_ns: int
+_IDS_PER_QUERY = 500  # below SQLite's bound-parameter limit
+# Columns added after the first release, with their definitions, for journals created before.
+_ADDED_COLUMNS = {"acked_ns": "INTEGER"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,27 +84,58 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
         self._book = PositionBook(self._load_positions(), self._load_fill_ids())
+        # Read on every decision; only this connection writes them.
+        self._settings = dict(self._db.execute("SELECT key, value FROM settings").fetchall())
 
     def close(self) -> None:
         self._db.close()
 
+    def _add_missing_columns(self) -> None:
+        """Bring a journal written by an older build up to the current columns, in place."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(signals)")}
+        with self._db:
+            for name, definition in _ADDED_COLUMNS.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE signals ADD COLUMN {name} {definition}")
+
     # --- signals ----------------------------------------------------------------------------
 
-    def record(self, signal: Signal, now_ns: int) -> bool:
-        """Journal a new signal as `received`; False (and nothing written) if already journaled."""
+    def record(
+        self,
+        signal: Signal,
+        now_ns: int,
+        *,
+        order: PlaceOrder | None = None,
+        rejected: str = "",
+    ) -> bool:
+        """Journal a new signal; False (and nothing written) if already journaled.
+
+        Plain, it is `received`, still to be decided. With its decision it is written decided
+        in the same commit: `sending` the `order`, or `rejected` for the reason given.
+        """
+        state, account, quantity = SignalState.RECEIVED, "", signal.quantity
+        if order is not None:
+            state, account, quantity = SignalState.SENDING, order.account, order.quantity
+        elif rejected:
+            state = SignalState.REJECTED
         with self._db:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO signals (signal_id, payload, client_order_id, symbol,"
-                " side, order_quantity, state, received_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?)",
+                " side, order_quantity, account, state, reason, sent, received_ns, updated_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     signal.id,
                     encode(signal),
                     client_order_id(signal.id),
                     signal.symbol,
                     signal.side.value,
-                    signal.quantity,
-                    SignalState.RECEIVED.value,
+                    quantity,
+                    account,
+                    state.value,
+                    rejected,
+                    int(order is not None),
                     now_ns,
                     now_ns,
                 ),
@@ -127,6 +145,25 @@ class Journal:
     def has(self, signal_id: str) -> bool:
         row = self._db.execute("SELECT 1 FROM signals WHERE signal_id = ?", (signal_id,))
         return row.fetchone() is not None
+
+    def unknown(self, signal_ids: Iterable[str]) -> set[str]:
+        """Those of `signal_ids` never journaled (one query per few hundred ids, not per id)."""
+        wanted = list(dict.fromkeys(signal_ids))
+        known: set[str] = set()
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT signal_id FROM signals WHERE signal_id IN ({marks})",  # noqa: S608 - only placeholders are interpolated
+                chunk,
+            )
+            known.update(row[0] for row in rows)
+        return set(wanted) - known
+
+    @property
+    def changes(self) -> int:
+        """Rows written through this journal so far: unchanged means nothing to recount."""
+        return self._db.total_changes
 
     def get(self, signal_id: str) -> JournalEntry | None:
         return self._one("signal_id = ?", signal_id)
@@ -139,10 +176,10 @@ class Journal:
         wanted = [state.value for state in states]
         marks = ",".join("?" * len(wanted))
         rows = self._db.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM signals WHERE state IN ({marks}) ORDER BY rowid",  # noqa: S608 - only placeholders are interpolated
+            f"SELECT {ENTRY_COLUMNS} FROM signals WHERE state IN ({marks}) ORDER BY rowid",  # noqa: S608 - only placeholders are interpolated
             wanted,
         )
-        return [_entry(row) for row in rows]
+        return [from_row(row) for row in rows]
 
     def mark_sending(self, order: PlaceOrder, signal_id: str, now_ns: int) -> None:
         """The order is about to leave: from here on its fate is asked of the gateway.
@@ -170,25 +207,57 @@ class Journal:
         *,
         filled_quantity: int = 0,
         reason: str = "",
+        acked_ns: int | None = None,
     ) -> JournalEntry | None:
-        """Apply what the gateway said about the order; states only move forward."""
+        """Apply what the gateway said about the order; states only move forward.
+
+        `acked_ns` (the reply accepting the order was read) is kept from the first such reply.
+        """
         entry = self.get(signal_id)
         if entry is None:
             return None
-        new_state = advance(entry.state, state)
-        self._update(
-            "state = ?, reason = ?, reported_filled = MAX(reported_filled, ?), updated_ns = ?",
-            (new_state.value, reason or entry.reason, filled_quantity, now_ns),
-            signal_id,
+        return self.report_on(
+            entry, state, now_ns, filled_quantity=filled_quantity, reason=reason, acked_ns=acked_ns
         )
-        return self.get(signal_id)
+
+    def report_on(
+        self,
+        entry: JournalEntry,
+        state: SignalState,
+        now_ns: int,
+        *,
+        filled_quantity: int = 0,
+        reason: str = "",
+        acked_ns: int | None = None,
+    ) -> JournalEntry:
+        """`report` on an entry just read from this journal, returning it as now stored.
+
+        A report that changes nothing (the event repeating the reply just applied) writes
+        nothing: the loop has better things to do than commit the same row again.
+        """
+        updated = replace(
+            entry,
+            state=advance(entry.state, state),
+            reason=reason or entry.reason,
+            filled_quantity=max(entry.filled_quantity, filled_quantity),
+            acked_ns=acked_ns if entry.acked_ns is None else entry.acked_ns,
+        )
+        if updated == entry:
+            return entry
+        self._update(
+            "state = ?, reason = ?, reported_filled = MAX(reported_filled, ?), updated_ns = ?,"
+            " acked_ns = COALESCE(acked_ns, ?)",
+            (updated.state.value, updated.reason, filled_quantity, now_ns, acked_ns),
+            entry.signal.id,
+        )
+        return replace(updated, updated_ns=now_ns)
 
     def _one(self, where: str, value: str) -> JournalEntry | None:
         row = self._db.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM signals WHERE {where}",  # noqa: S608 - fixed clauses
+            f"SELECT {ENTRY_COLUMNS} FROM signals WHERE {where}",  # noqa: S608 - fixed clauses
             (value,),
         ).fetchone()
-        return _entry(row) if row else None
+        return from_row(row) if row else None
 
     def _update(self, assignments: str, values: tuple[object, ...], signal_id: str) -> None:
         with self._db:
@@ -242,12 +311,21 @@ class Journal:
         return self._book.positions()
 
     def exposure(self, account: str, symbol: str) -> int:
-        """Net position plus what orders still in flight or working could add to it."""
+        """Net position plus what orders still in flight or working could add to it.
+
+        A lot the gateway reported filled counts even before its fill report arrives (the two
+        travel separately): otherwise a position check right after a "filled" reply would
+        undercount and let an order past the net-position limit.
+        """
         states = [s.value for s in (*UNRESOLVED, *WORKING)]
+        marks = ",".join("?" * len(states))
         rows = self._db.execute(
-            "SELECT side, order_quantity - MAX(reported_filled, fill_quantity) FROM signals"  # noqa: S608 - only placeholders are interpolated
-            f" WHERE account = ? AND symbol = ? AND state IN ({','.join('?' * len(states))})",
-            (account, symbol, *states),
+            "SELECT side, CASE WHEN state IN ("  # noqa: S608 - only placeholders are interpolated
+            + marks
+            + ") THEN order_quantity - fill_quantity"
+            " ELSE reported_filled - fill_quantity END"
+            " FROM signals WHERE account = ? AND symbol = ?",
+            (*states, account, symbol),
         )
         pending = sum((1 if side == "buy" else -1) * max(int(rest), 0) for side, rest in rows)
         return self._book.net_quantity(account, symbol) + pending
@@ -291,28 +369,9 @@ class Journal:
         return Counts(received=row[0], sent=row[1], risk_rejected=row[2], unresolved=row[3])
 
     def _setting(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row else None
+        return self._settings.get(key)
 
     def _set_setting(self, key: str, value: str) -> None:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
-
-
-def _entry(row: tuple[object, ...]) -> JournalEntry:
-    payload, order_id, account, quantity, state, reason, sent, filled, received_ns, updated_ns = row
-    signal = decode(payload) if isinstance(payload, bytes) else None
-    if not isinstance(signal, Signal):
-        raise TypeError(f"journal row holds {type(signal).__name__}, not a Signal")
-    return JournalEntry(
-        signal=signal,
-        client_order_id=str(order_id),
-        account=str(account),
-        order_quantity=int(str(quantity)),
-        state=SignalState(str(state)),
-        reason=str(reason),
-        sent=bool(sent),
-        filled_quantity=int(str(filled)),
-        received_ns=int(str(received_ns)),
-        updated_ns=int(str(updated_ns)),
-    )
+        self._settings[key] = value

@@ -13,15 +13,18 @@ from dataclasses import replace
 from loguru import logger
 
 from aftm.domain.orders import OrderFilled, PlaceOrder
-from aftm.domain.signals import SignalKind, signal_id
+from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.wire.protocol import ErrorCode, OrderSnapshot, QueryOrder, Reply
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
 from aftm_executor import risk
-from aftm_executor.journal import Journal, JournalEntry
+from aftm_executor.entries import JournalEntry, new_entry
+from aftm_executor.journal import Journal
 from aftm_executor.metrics import ExecutorMetrics
 from aftm_executor.sizing import order_for, quantity_for
 from aftm_executor.states import UNRESOLVED, SignalState, from_order_status
 
+# Answers that do not accept the order: no `acked_ns` for them.
+_NOT_ACCEPTED = frozenset({SignalState.REJECTED, SignalState.UNKNOWN})
 _RESULT = {
     SignalState.REJECTED: "rejected",
     SignalState.UNKNOWN: "unknown",
@@ -49,15 +52,32 @@ class OrderDesk:
 
     # --- deciding -------------------------------------------------------------------------------
 
+    def take(self, signal: Signal, received_ns: int) -> bool:
+        """Journal a new signal with its first decision in one commit, then act on it: send
+        its order, refuse it, or leave it waiting. False, doing nothing, if already journaled.
+
+        Deciding before the row exists is safe: nothing leaves the process before the commit,
+        and a signal lost in a crash before it is fetched again from the strategy (resync).
+        """
+        if self._journal.has(signal.id):
+            return False
+        self._decide(new_entry(signal, received_ns), journaled=False)
+        return True
+
     def decide(self, signal_id_: str) -> None:
         """Risk-check a `received` signal: refuse it, leave it waiting, or send its order."""
         entry = self._journal.get(signal_id_)
         if entry is None or entry.state is not SignalState.RECEIVED:
             return
+        self._decide(entry, journaled=True)
+
+    def _decide(self, entry: JournalEntry, *, journaled: bool) -> None:
         signal = entry.signal
         account, quantity, context = self._context(entry)
         decision = risk.check(replace(signal, quantity=quantity), context, self._limits)
         if decision.verdict is risk.Verdict.WAIT:
+            if not journaled:
+                self._journal.record(signal, entry.received_ns)
             if signal.id not in self._waiting:
                 self._waiting.add(signal.id)
                 logger.info("signal waiting signal_id={} reason={}", signal.id, decision.reason)
@@ -65,23 +85,22 @@ class OrderDesk:
         self._waiting.discard(signal.id)
         now_ns = time.time_ns()
         if decision.verdict is risk.Verdict.REFUSE:
-            self._journal.reject(signal.id, f"risk: {decision.reason}", now_ns)
+            reason = f"risk: {decision.reason}"
+            if journaled:
+                self._journal.reject(signal.id, reason, now_ns)
+            else:
+                self._journal.record(signal, entry.received_ns, rejected=reason)
             self._metrics.orders.labels(result="risk_rejected").inc()
             logger.warning("signal rejected signal_id={} reason={}", signal.id, decision.reason)
             return
         order = order_for(signal, account, now_ns, quantity)
         # Committed as `sending` before the request leaves: a crash from here on is resolved
         # by asking the gateway about this client order id.
-        self._journal.mark_sending(order, signal.id, now_ns)
+        if journaled:
+            self._journal.mark_sending(order, signal.id, now_ns)
+        elif not self._journal.record(signal, entry.received_ns, order=order):
+            return  # journaled meanwhile: that row, not this decision, is what counts
         self._rate.record(time.monotonic_ns())
-        logger.info(
-            "order sending client_order_id={} signal_id={} account={} side={} quantity={}",
-            order.client_order_id,
-            signal.id,
-            account,
-            order.side,
-            order.quantity,
-        )
         self._place(order, entry)
 
     def decide_waiting(self) -> None:
@@ -119,13 +138,18 @@ class OrderDesk:
     # --- placing and resolving ------------------------------------------------------------------
 
     def _place(self, order: PlaceOrder, entry: JournalEntry) -> bool:
-        """Send the order; False when the gateway did not answer (the order is `unknown`)."""
+        """Send the order; False when the gateway did not answer (the order is `unknown`).
+
+        Its log line comes after the reply: the journal, committed before the request, is the
+        record of what was sent, and a line before it would delay every order by its cost.
+        """
         started = time.perf_counter()
         try:
             reply = self._gateway.request(order)
         except RequestTimedOut:
             self._journal.report(entry.signal.id, SignalState.UNKNOWN, time.time_ns())
             self._metrics.orders.labels(result="unknown").inc()
+            _log_sent(order, entry, SignalState.UNKNOWN)
             logger.warning(
                 "order unknown after no reply client_order_id={} signal_id={}",
                 order.client_order_id,
@@ -134,6 +158,7 @@ class OrderDesk:
             return False
         self._metrics.order_round_trip.observe(time.perf_counter() - started)
         state = self._on_place_reply(order, entry, reply)
+        _log_sent(order, entry, state)
         result = _RESULT.get(state, "accepted")
         self._metrics.orders.labels(result=result).inc()
         if result == "accepted":
@@ -147,7 +172,7 @@ class OrderDesk:
         order_id, now_ns = order.client_order_id, time.time_ns()
         body = reply.body
         if reply.ok and isinstance(body, OrderSnapshot) and body.client_order_id == order_id:
-            updated = self.apply_snapshot(body)
+            updated = self.apply_snapshot(body, replied_ns=now_ns)
             return updated.state if updated else SignalState.UNKNOWN
         if reply.ok or reply.error_code in (None, ErrorCode.UNAVAILABLE):
             # The gateway could not say what became of it: ask again later, never resend blind.
@@ -195,21 +220,30 @@ class OrderDesk:
 
     # --- execution reports ----------------------------------------------------------------------
 
-    def apply_snapshot(self, snapshot: OrderSnapshot) -> JournalEntry | None:
-        """Take the gateway's view of one of our orders; None for an order that is not ours."""
+    def apply_snapshot(
+        self, snapshot: OrderSnapshot, *, replied_ns: int | None = None
+    ) -> JournalEntry | None:
+        """Take the gateway's view of one of our orders; None for an order that is not ours.
+
+        `replied_ns`: the snapshot is the reply to our place request, read at that time; if it
+        accepts the order, the time is journaled as the order's `acked_ns`.
+        """
         entry = self._journal.by_client_order_id(snapshot.client_order_id)
         if entry is None:
             logger.debug("order report ignored client_order_id={}", snapshot.client_order_id)
             return None
-        updated = self._journal.report(
-            entry.signal.id,
-            from_order_status(snapshot.status),
-            time.time_ns(),
+        state = from_order_status(snapshot.status)
+        updated = self._journal.report_on(
+            entry,
+            state,
+            time.time_ns() if replied_ns is None else replied_ns,
             filled_quantity=snapshot.filled_quantity,
             reason=snapshot.reason,
+            acked_ns=None if state in _NOT_ACCEPTED else replied_ns,
         )
-        if updated is not None and updated.state is not entry.state:
+        if updated.state is not entry.state:
             self.recheck = bool(self._waiting)
+        if updated.state is not entry.state and replied_ns is None:  # a reply logs "order sent"
             logger.info(
                 "order state changed client_order_id={} state={} filled={}",
                 entry.client_order_id,
@@ -239,3 +273,19 @@ class OrderDesk:
             position.net_quantity,
             position.average_price,
         )
+
+
+def _log_sent(order: PlaceOrder, entry: JournalEntry, state: SignalState) -> None:
+    signal = entry.signal
+    logger.info(
+        "order sent client_order_id={} signal_id={} kind={} symbol={} account={} side={}"
+        " quantity={} state={}",
+        order.client_order_id,
+        signal.id,
+        signal.kind,
+        signal.symbol,
+        order.account,
+        order.side,
+        order.quantity,
+        state,
+    )

@@ -1,10 +1,10 @@
 """The executor's loop: signals in, orders out, execution reports back, one thread, one poll.
 
-Every signal is journaled before anything is decided, then either refused (journaled, logged,
-counted) or sent as exactly one order under its one client order id. An order whose answer did
-not come is `unknown` and is resolved by asking the gateway about that id; when the gateway has
-never seen it the same order (same id, which the gateway deduplicates) is sent again. Nothing
-here ever mints a second id for a signal.
+Every signal is journaled, together with its first decision, before anything is done about it:
+refused (journaled, logged, counted), left waiting, or sent as exactly one order under its one
+client order id. An order whose answer did not come is `unknown` and is resolved by asking the
+gateway about that id; when the gateway has never seen it the same order (same id, which the
+gateway deduplicates) is sent again. Nothing here ever mints a second id for a signal.
 """
 
 from __future__ import annotations
@@ -102,6 +102,7 @@ class Executor:
         self._control = Control(journal, gateway, self.status)
         self._resync_due = 0.0
         self._unresolved = 0
+        self._counted_at = -1  # journal changes at the last count of unresolved orders
         metrics.track_heartbeat_age(self.watch.age_s)
 
     def run(self, stop: threading.Event) -> None:
@@ -162,12 +163,17 @@ class Executor:
             self._resync_due = time.monotonic() + RESYNC_RETRY_S
             return
         self._resync_due = time.monotonic() + self._timing.resync_interval_s
-        missing = [s for s in reply.body.signals if not self._journal.has(s.id)]
+        unknown = self._journal.unknown(s.id for s in reply.body.signals)
+        missing = [s for s in reply.body.signals if s.id in unknown]
         for signal in sorted(missing, key=lambda s: s.ts_ns):  # an entry before its exit
             logger.warning("signal recovered from the strategy signal_id={}", signal.id)
             self._accept(signal)
 
     def _count_unresolved(self) -> None:
+        changes = self._journal.changes
+        if changes == self._counted_at:
+            return  # nothing was written since the last count
+        self._counted_at = changes
         unresolved = self._journal.unresolved()
         if unresolved != self._unresolved:
             self._unresolved = unresolved
@@ -189,11 +195,13 @@ class Executor:
 
     def _accept(self, signal: Signal) -> None:
         self._metrics.signals_received.inc()
-        if not self._journal.record(signal, time.time_ns()):
+        if not self._desk.take(signal, time.time_ns()):
             self._metrics.duplicate_signals.inc()
             logger.warning("duplicate signal ignored signal_id={}", signal.id)
             return
-        logger.info(
+        # DEBUG: "order sending", "signal waiting" or "signal rejected" was logged at INFO
+        # with the signal id, so INFO holds one line per signal, not two.
+        logger.debug(
             "signal journaled signal_id={} kind={} symbol={} side={} quantity={}",
             signal.id,
             signal.kind,
@@ -201,7 +209,6 @@ class Executor:
             signal.side,
             signal.quantity,
         )
-        self._desk.decide(signal.id)
 
     def _on_report(self, frames: list[bytes]) -> None:
         try:

@@ -59,6 +59,7 @@ class OrderDesk:
     def __init__(self, broker: Broker, journal: Journal) -> None:
         self._broker = broker
         self._journal = journal
+        self._listed: tuple[frozenset[str], frozenset[str]] | None = None  # see _listing
 
     def place(self, order: PlaceOrder, now_ns: int) -> Placed:
         """The broker's answer for `order.client_order_id`, placing it at most once ever.
@@ -109,8 +110,12 @@ class OrderDesk:
         return snapshot
 
     def reconcile(self) -> tuple[int, int]:
-        """Ask the broker about every open entry: (how many it knew, how many stay unknown)."""
+        """Ask the broker about every open entry: (how many it knew, how many stay unknown).
+
+        Called after each login: a new session may list other accounts, so they are asked anew.
+        """
         self._require_session()
+        self._listed = None
         known = unknown = 0
         for request in self._journal.open_entries():
             found = self._broker.find_order(request.client_order_id)
@@ -126,10 +131,20 @@ class OrderDesk:
             raise NotLoggedIn("not logged in to the broker; log in first")
 
     def _check_listed(self, order: PlaceOrder) -> None:
-        symbols = tuple(future.symbol for future in self._broker.futures())
+        symbols, accounts = self._listing()
+        if order.symbol not in symbols or order.account not in accounts:
+            symbols, accounts = self._listing(refresh=True)  # listed since we last asked?
         if order.symbol not in symbols:
-            listed = ", ".join(symbols)
+            listed = ", ".join(sorted(symbols))
             raise InvalidInput("symbol", f"{order.symbol!r} is not listed ({listed})")
-        accounts = self._broker.accounts()
         if order.account not in accounts:
-            raise InvalidInput("account", f"{order.account!r} is not one of {', '.join(accounts)}")
+            listed = ", ".join(sorted(accounts))
+            raise InvalidInput("account", f"{order.account!r} is not one of {listed}")
+
+    def _listing(self, *, refresh: bool = False) -> tuple[frozenset[str], frozenset[str]]:
+        """The session's symbols and accounts, asked of the broker once per session (and on a
+        miss), not on every order: a real broker's lists are calls into its API."""
+        if refresh or self._listed is None:
+            symbols = frozenset(future.symbol for future in self._broker.futures())
+            self._listed = symbols, frozenset(self._broker.accounts())
+        return self._listed

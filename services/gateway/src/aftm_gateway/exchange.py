@@ -1,7 +1,8 @@
 """The simulated exchange both simulated brokers trade on: matching rules over a SQLite store.
 
-Every change is committed before the call that made it returns, so what a caller was told is
-what the exchange remembers after any crash. Order events (updates and fills) are queued for the
+Every order, fill and position change is committed before the call that made it returns, so
+what a caller was told is what the exchange remembers after any crash; last prices may lag by up
+to a second of trading (see `trade`). Order events (updates and fills) are queued for the
 broker's `poll`, the way a real broker's callbacks would arrive.
 """
 
@@ -28,6 +29,7 @@ from aftm_gateway.matching import (
 )
 
 INJECTED_REJECTION = "injected rejection"
+PRICE_SAVE_INTERVAL_NS = 1_000_000_000
 
 
 class Exchange:
@@ -45,6 +47,8 @@ class Exchange:
         self._prices = {**(start_prices or {}), **store.last_prices()}
         self._resting = store.resting_symbols()
         self._events: list[BrokerEvent] = []
+        self._unsaved: dict[str, int] = {}  # last prices traded since they were last written
+        self._prices_due_ns = 0  # tick time at which unsaved prices are written
 
     def last_price(self, symbol: str) -> int | None:
         return self._prices.get(symbol)
@@ -97,15 +101,27 @@ class Exchange:
         return tuple(self._store.positions(account))
 
     def trade(self, ticks: Sequence[Tick]) -> list[BrokerEvent]:
-        """Let the market trade `ticks`: each tick, then the fills and updates it caused."""
+        """Let the market trade `ticks`: each tick, then the fills and updates it caused.
+
+        Fills are committed before this returns. Last prices alone are written at most every
+        PRICE_SAVE_INTERVAL_NS of tick time (and with any fill): a commit per tick would cost
+        the gateway loop more than a restart gains from a price a second fresher.
+        """
+        if not any(tick.symbol in self._resting for tick in ticks):
+            for tick in ticks:
+                self._prices[tick.symbol] = self._unsaved[tick.symbol] = tick.price
+            if ticks and ticks[-1].ts_ns >= self._prices_due_ns:
+                with self._store.transaction():
+                    self._save_prices(ticks[-1].ts_ns)
+            return list(ticks)
         events: list[BrokerEvent] = []
         with self._store.transaction():
             for tick in ticks:
-                self._prices[tick.symbol] = tick.price
+                self._prices[tick.symbol] = self._unsaved[tick.symbol] = tick.price
                 events.append(tick)
                 if tick.symbol in self._resting:
                     events.extend(self._match(tick))
-            self._store.save_prices({tick.symbol: tick.price for tick in ticks})
+            self._save_prices(ticks[-1].ts_ns)
         return events
 
     @property
@@ -118,7 +134,16 @@ class Exchange:
         return events
 
     def close(self) -> None:
+        if self._unsaved:
+            with self._store.transaction():
+                self._save_prices(self._prices_due_ns)
         self._store.close()
+
+    def _save_prices(self, now_ns: int) -> None:
+        """Write the prices traded since the last save; the caller holds the transaction."""
+        self._store.save_prices(self._unsaved)
+        self._unsaved = {}
+        self._prices_due_ns = now_ns + PRICE_SAVE_INTERVAL_NS
 
     def _match(self, tick: Tick) -> list[BrokerEvent]:
         events: list[BrokerEvent] = []

@@ -77,12 +77,11 @@ class ExchangeStore:
         self._db.close()
 
     def next_number(self, name: str) -> int:
-        self._db.execute(
+        row = self._db.execute(
             "INSERT INTO counters (name, value) VALUES (?, 1)"
-            " ON CONFLICT (name) DO UPDATE SET value = value + 1",
+            " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
             (name,),
-        )
-        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        ).fetchone()
         return int(row[0])
 
     def save_order(self, order: BookOrder) -> None:

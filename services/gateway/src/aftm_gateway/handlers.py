@@ -53,6 +53,7 @@ class RequestHandler:
         self._desk = desk
         self._metrics = metrics
         self._health = health
+        self._answered: list[tuple[p.OrderSnapshot, str]] = []  # (answer, result) to log
         self._handlers: dict[type, Callable[[Any, int], object]] = {
             p.Login: self._login,
             p.Logout: self._logout,
@@ -100,15 +101,23 @@ class RequestHandler:
             raise
         self._metrics.orders.labels(result=placed.result).inc()
         snapshot = placed.snapshot
-        logger.info(
-            "order answered client_order_id={} broker_order_id={} status={} result={} reason={}",
-            snapshot.client_order_id,
-            snapshot.broker_order_id,
-            snapshot.status.value,
-            placed.result,
-            snapshot.reason or "-",
-        )
+        # Logged once the reply is out (see `log_answered`): the journal already holds it.
+        self._answered.append((snapshot, placed.result))
         return snapshot
+
+    def log_answered(self) -> None:
+        """Log the orders answered since the last call; the loop calls it after replying."""
+        for snapshot, result in self._answered:
+            logger.info(
+                "order answered client_order_id={} broker_order_id={} status={} result={}"
+                " reason={}",
+                snapshot.client_order_id,
+                snapshot.broker_order_id,
+                snapshot.status.value,
+                result,
+                snapshot.reason or "-",
+            )
+        self._answered.clear()
 
     def log_in(self, user: str, password: str) -> None:
         """Open the broker session, then settle journal entries left open by an earlier run."""

@@ -48,6 +48,11 @@ _REQUEST = (
 )
 _SNAPSHOT = "status, broker_order_id, filled_quantity, average_price, reason, updated_ns"
 _SELECT = f"SELECT {_REQUEST}, {_SNAPSHOT} FROM orders"  # noqa: S608 - constant text
+_OPEN = " AND status IS NULL"  # begun, not completed
+_UPDATE = (
+    "UPDATE orders SET status = ?, broker_order_id = ?, filled_quantity = ?, average_price = ?,"
+    " reason = ?, updated_ns = ?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +114,8 @@ class Journal:
 
     def complete(self, snapshot: OrderSnapshot) -> None:
         """Record the broker's answer to a begun entry (KeyError if it was never begun)."""
-        if not self.update(snapshot):
+        # An open entry takes any answer, so the usual case needs no lookup first.
+        if not self._write(snapshot, _OPEN) and not self.update(snapshot):
             raise KeyError(f"client order id {snapshot.client_order_id!r} was never begun")
 
     def update(self, snapshot: OrderSnapshot) -> bool:
@@ -125,10 +131,14 @@ class Journal:
         is_finished = stored is not None and stored.status in FINAL_STATUSES
         if is_finished and (snapshot.status not in FINAL_STATUSES or stored == snapshot):
             return True
+        self._write(snapshot)
+        return True
+
+    def _write(self, snapshot: OrderSnapshot, condition: str = "") -> bool:
+        """Store `snapshot` on its entry (`condition` narrows which); False if none matched."""
         with transaction(self._db):
-            self._db.execute(
-                "UPDATE orders SET status = ?, broker_order_id = ?, filled_quantity = ?,"
-                " average_price = ?, reason = ?, updated_ns = ? WHERE client_order_id = ?",
+            cursor = self._db.execute(
+                f"{_UPDATE} WHERE client_order_id = ?{condition}",
                 (
                     snapshot.status.value,
                     snapshot.broker_order_id,
@@ -139,7 +149,7 @@ class Journal:
                     snapshot.client_order_id,
                 ),
             )
-        return True
+        return cursor.rowcount > 0
 
 
 def _entry(row: tuple[object, ...]) -> JournalEntry:

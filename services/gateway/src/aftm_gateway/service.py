@@ -128,15 +128,16 @@ class GatewayService:
             logger.warning("frame dropped socket=router frames={} error={}", len(frames), bad)
             return
         reply = self._handler.answer(request, time.time_ns())
-        self._note_session()
         if isinstance(request.body, PlaceOrder) and self._drops_left > 0:
             self._drops_left -= 1
             logger.warning(
                 "reply dropped client_order_id={} reason=AFTM_GATEWAY_FAULT_DROP_REPLIES",
                 request.body.client_order_id,
             )
-            return
-        self._router.send_multipart(reply_frames(identity, reply))
+        else:
+            self._router.send_multipart(reply_frames(identity, reply))
+        self._handler.log_answered()
+        self._note_session()
 
     def _publish(self, events: list[BrokerEvent]) -> None:
         if not events:

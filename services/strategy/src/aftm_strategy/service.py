@@ -128,6 +128,7 @@ class StrategyService:
         if not changes and not signals:
             return
         self._store.save_tick_outcome(changes, signals)
+        self._emit(signals)  # committed: out first, bookkeeping and log lines after
         for condition in changes:
             self._count_stage(condition)
         for signal in signals:
@@ -142,7 +143,6 @@ class StrategyService:
                 signal.price,
                 tick.seq,
             )
-        self._emit(signals)
 
     def _check_sequence(self, tick: Tick) -> None:
         last = self._last_seq.get(tick.symbol)
