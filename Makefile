@@ -32,6 +32,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/pipeline_bench.py --table
+	$(BIN)/python -m bench.pfcf_soak
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,7 +1,8 @@
 """Gateway, strategy and executor as real processes: a condition trades, and crashes of any one
 of them neither duplicate nor lose a broker order (DESIGN.md principles 4 and 5).
 
-The simulated exchange's own SQLite file is the witness: it is what a real broker would hold.
+The broker's own state is the witness: the simulated exchange's SQLite file, or the PFCF test
+double's state file when the gateway runs the PFCF adapter (every test runs on both brokers).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from aftm.domain.signals import SignalKind, signal_id
 from aftm.domain.types import Side
 from aftm.wire.protocol import AddCondition, ConditionList, ListConditions
 from aftm_executor.sizing import client_order_id
-from tests.support.pipeline import BrokerOrder, Context, Pipeline, wait_for
+from tests.support.pipeline import BROKERS, BrokerOrder, Context, Pipeline, wait_for
 
 pytestmark = pytest.mark.slow
 SYMBOL = "TXFL6"
@@ -34,12 +35,14 @@ def context() -> Iterator[Context]:
     ctx.destroy(linger=0)
 
 
-@pytest.fixture
-def make_pipeline(tmp_path: Path, context: Context) -> Iterator[MakePipeline]:
+@pytest.fixture(params=BROKERS)
+def make_pipeline(
+    request: pytest.FixtureRequest, tmp_path: Path, context: Context
+) -> Iterator[MakePipeline]:
     started: list[Pipeline] = []
 
     def build(**env: dict[str, str]) -> Pipeline:
-        pipeline = Pipeline(tmp_path, context, **env)
+        pipeline = Pipeline(tmp_path, context, request.param, **env)
         started.append(pipeline)
         return pipeline
 

@@ -2,6 +2,10 @@
 
 Ports are chosen once, so a killed service restarts where its peers expect it; state files live
 in the test's folder and survive restarts, as volumes would.
+
+The gateway's broker is the simulated exchange by default; `broker="pfcf-double"` runs it on the
+PFCF adapter over the .NET test double (tests/support/dotnet.py), whose state file is then the
+broker's truth that `broker_orders` reads.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from aftm.wire.codec import decode
 from aftm.wire.protocol import TICK_TOPIC
 from aftm.wire.reliable import ReliableClient
 from aftm.wire.sockets import make_socket
+from tests.support import dotnet
 from tests.support.processes import ServiceProcess, endpoint, free_port
 
 Context = zmq.Context[zmq.Socket[bytes]]
 T = TypeVar("T")
 SERVICES = ("gateway", "strategy", "executor")
+BROKERS = ("sim", "pfcf-double")
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,11 @@ class BrokerOrder:
 
 
 class Pipeline:
-    def __init__(self, folder: Path, context: Context, **extra_env: dict[str, str]) -> None:
-        self.folder, self.context = folder, context
+    def __init__(
+        self, folder: Path, context: Context, broker: str = "sim", **extra_env: dict[str, str]
+    ) -> None:
+        self.folder, self.context, self.broker = folder, context, broker
+        self.double_state = folder / "pfcf-double-state.tsv"
         self.gateway_pub, self.gateway_router = endpoint(), endpoint()
         self.strategy_control, self.executor_signals = endpoint(), endpoint()
         self.executor_control = endpoint()
@@ -61,6 +70,7 @@ class Pipeline:
                 "AFTM_GATEWAY_SIM_STATE_PATH": str(self.sim_state),
                 "AFTM_GATEWAY_SIM_TICKS_PER_S": "200",
                 "AFTM_GATEWAY_HEARTBEAT_S": "0.2",
+                **self._broker_env(),
             }
         if name == "strategy":
             return common | {
@@ -80,10 +90,19 @@ class Pipeline:
             "AFTM_EXECUTOR_REQUEST_TIMEOUT_MS": "1000",
         }
 
+    def _broker_env(self) -> dict[str, str]:
+        if self.broker == "sim":
+            return {}
+        return dotnet.gateway_env(dotnet.double_dll(), self.double_state)
+
     def start(self, name: str, *, wait: bool = True, **env: str) -> ServiceProcess:
         self.runs[name] += 1
         log = self.folder / f"{name}-{self.runs[name]}.log"
-        process = ServiceProcess(f"aftm_{name}", {**self.envs[name], **env}, log).start()
+        merged = {**self.envs[name], **env}
+        if self.broker == "pfcf-double" and "AFTM_GATEWAY_FAULT_DELAY_MS" in merged:
+            # The sim's "record, then answer late" fault is the double's delayed reply.
+            merged["PFCF_DOUBLE_REPLY_DELAY_MS"] = merged["AFTM_GATEWAY_FAULT_DELAY_MS"]
+        process = ServiceProcess(f"aftm_{name}", merged, log).start()
         self.processes[name] = process
         if wait:
             process.wait_healthy(self.metrics_ports[name])
@@ -123,7 +142,12 @@ class Pipeline:
         raise AssertionError(f"no {symbol} tick within {timeout_s}s")
 
     def broker_orders(self) -> list[BrokerOrder]:
-        """What the simulated exchange itself recorded: the truth a duplicate would show in."""
+        """What the broker itself recorded: the truth a duplicate would show in."""
+        if self.broker == "pfcf-double":
+            return [
+                BrokerOrder(order.client_order_id, order.side, order.quantity, order.status)
+                for order in dotnet.read_orders(self.double_state)
+            ]
         if not self.sim_state.exists():
             return []
         with closing(sqlite3.connect(self.sim_state, timeout=5)) as db:

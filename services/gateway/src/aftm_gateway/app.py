@@ -21,6 +21,7 @@ from aftm_gateway.broker import Broker
 from aftm_gateway.exchange_store import ExchangeStore
 from aftm_gateway.journal import Journal
 from aftm_gateway.metrics import GatewayMetrics
+from aftm_gateway.pfcf import VendorLoadError, open_pfcf_broker
 from aftm_gateway.replay import ReplayBroker
 from aftm_gateway.service import GatewayService, LoopConfig
 from aftm_gateway.settings import GatewaySettings
@@ -32,6 +33,8 @@ EXIT_START_FAILED = 1
 
 
 def open_broker(settings: GatewaySettings) -> Broker:
+    if settings.broker == "pfcf":
+        return open_pfcf_broker(settings)
     config = VenueConfig(
         symbols=settings.sim_symbols,
         accounts=settings.sim_accounts,
@@ -73,7 +76,7 @@ def main() -> int:
             message = f"{PROGRAM}: invalid setting AFTM_GATEWAY_REPLAY_FILE: {bad_file}"
             print(message, file=sys.stderr)  # noqa: T201
             return EXIT_BAD_SETTINGS
-        except (zmq.ZMQError, OSError, sqlite3.Error) as failure:
+        except (zmq.ZMQError, OSError, sqlite3.Error, VendorLoadError) as failure:
             logger.error("gateway could not start error={}", failure)
             return EXIT_START_FAILED
         credentials = None

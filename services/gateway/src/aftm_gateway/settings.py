@@ -8,6 +8,7 @@ exit code 2 and a message naming the variable (see aftm.settings.load).
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -29,7 +30,7 @@ PositiveRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AFTM_GATEWAY_", env_file=".env", extra="ignore")
 
-    broker: Literal["sim", "replay"] = "sim"
+    broker: Literal["sim", "replay", "pfcf"] = "sim"
     pub_bind: str = "tcp://127.0.0.1:5555"
     router_bind: str = "tcp://127.0.0.1:5556"
     metrics_host: str = "127.0.0.1"
@@ -53,6 +54,12 @@ class GatewaySettings(BaseSettings):
     sim_max_order_quantity: int = Field(default=100, ge=1)
     replay_file: Path | None = Field(default=None, validate_default=True)
     replay_speed: PositiveRate = 1.0
+    # pfcf: the vendor's .NET DLL through pythonnet (see aftm_gateway.pfcf and the README).
+    pfcf_runtime: Literal["netfx", "mono"] = "netfx" if sys.platform == "win32" else "mono"
+    pfcf_dll_path: Path | None = Field(default=None, validate_default=True)
+    pfcf_namespace: str = "PFCF"  # the DLL's namespace holding PFCFAPI and DTrade
+    pfcf_server: str = Field(default="", validate_default=True)  # PFCLogin's address argument
+    pfcf_login_timeout_ms: int = Field(default=15_000, ge=1)
     fault_reject_orders: bool = False
     fault_delay_ms: int = Field(default=0, ge=0)
     fault_drop_replies: int = Field(default=0, ge=0)
@@ -112,6 +119,13 @@ class GatewaySettings(BaseSettings):
         symbols: tuple[str, ...] = info.data.get("sim_symbols", ())
         if value is None:
             return symbols
+        if info.data.get("broker") == "pfcf":  # the broker lists its own; checked at register
+            for item in value:
+                try:
+                    product_of(item)
+                except InvalidInput as error:
+                    raise ValueError(error.message) from None
+            return tuple(dict.fromkeys(value))
         unknown = [item for item in value if item not in symbols]
         if unknown:
             raise ValueError(f"{', '.join(unknown)} not in AFTM_GATEWAY_SIM_SYMBOLS")
@@ -127,6 +141,24 @@ class GatewaySettings(BaseSettings):
         if not value.is_file():
             raise ValueError(f"{value} is not a readable file")
         return value
+
+    @field_validator("pfcf_dll_path")
+    @classmethod
+    def _pfcf_dll_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if info.data.get("broker") != "pfcf":
+            return value
+        if value is None:
+            raise ValueError("is required when AFTM_GATEWAY_BROKER=pfcf")
+        if not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
+
+    @field_validator("pfcf_server")
+    @classmethod
+    def _pfcf_server(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("broker") == "pfcf" and not value.strip():
+            raise ValueError("is required when AFTM_GATEWAY_BROKER=pfcf (the broker's address)")
+        return value.strip()
 
     @property
     def faults(self) -> dict[str, object]:

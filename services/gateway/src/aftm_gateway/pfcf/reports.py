@@ -1,0 +1,259 @@
+"""Order state from the broker's reports: replies (status) and matches (fills), keyed by NOTE.
+
+Pure. Reports may come late, twice or out of order, so:
+- a fill counts once, by its match key (order number + match sequence): a repeated OnMatch
+  changes nothing, so it can never double a position downstream;
+- the reported status only moves forward, and a final one never moves again;
+- "filled" is believed when the fills add up to the order's quantity: a reply that says filled
+  before its matches arrived leaves the order working until they do.
+The same rules turn a query's replies and matches into snapshots (`book_from`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import TypeVar
+
+from aftm.domain.orders import OrderFilled, PlaceOrder
+from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
+from aftm.wire.protocol import OrderSnapshot, OrderUpdated
+from aftm_gateway.pfcf.translate import Match, Reply, tidy
+
+FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+_RANK = {
+    OrderStatus.PENDING: 0,
+    OrderStatus.UNKNOWN: 0,
+    OrderStatus.ACCEPTED: 1,
+    OrderStatus.PARTIALLY_FILLED: 2,
+    OrderStatus.FILLED: 3,
+    OrderStatus.CANCELLED: 3,
+    OrderStatus.REJECTED: 3,
+}
+ReportEvent = OrderUpdated | OrderFilled
+E = TypeVar("E")
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedOrder:
+    """What the reports (and our own request, if we sent it) say about one NOTE."""
+
+    note: str
+    broker_order_id: str = ""
+    account: str = ""
+    symbol: str = ""
+    side: Side | None = None
+    quantity: int = 0  # 0: unknown yet (only a match was seen)
+    reported: OrderStatus = OrderStatus.PENDING
+    reason: str = ""
+    fills: tuple[Match, ...] = ()
+    ts_ns: int = 0
+
+    @property
+    def filled_quantity(self) -> int:
+        return sum(fill.quantity for fill in self.fills)
+
+    @property
+    def status(self) -> OrderStatus:
+        filled = self.filled_quantity
+        if self.reported is OrderStatus.REJECTED:
+            return OrderStatus.REJECTED
+        if self.quantity and filled >= self.quantity:
+            return OrderStatus.FILLED
+        if self.reported is OrderStatus.CANCELLED:
+            return OrderStatus.CANCELLED
+        if filled:
+            return OrderStatus.PARTIALLY_FILLED
+        if self.reported in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+            return OrderStatus.ACCEPTED  # the matches are on their way
+        return self.reported
+
+    @property
+    def average_price(self) -> Decimal | None:
+        filled = self.filled_quantity
+        if not filled:
+            return None
+        return tidy(sum((fill.price * fill.quantity for fill in self.fills), Decimal(0)) / filled)
+
+    def snapshot(self) -> OrderSnapshot | None:
+        """None until the order itself is known (a match alone does not say its quantity)."""
+        if self.side is None or not self.quantity:
+            return None
+        return OrderSnapshot(
+            client_order_id=self.note,
+            broker_order_id=self.broker_order_id,
+            account=self.account,
+            symbol=self.symbol,
+            side=self.side,
+            quantity=self.quantity,
+            filled_quantity=self.filled_quantity,
+            average_price=self.average_price,
+            status=self.status,
+            reason=self.reason,
+            ts_ns=self.ts_ns,
+        )
+
+
+def expect(order: PlaceOrder, now_ns: int) -> TrackedOrder:
+    """The state of an order we are about to send, before any report."""
+    return TrackedOrder(
+        note=order.client_order_id,
+        account=order.account,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        ts_ns=now_ns,
+    )
+
+
+def with_reply(tracked: TrackedOrder | None, reply: Reply, now_ns: int) -> TrackedOrder:
+    base = tracked or TrackedOrder(note=reply.note)
+    forward = base.reported not in FINAL and _RANK[reply.status] >= _RANK[base.reported]
+    return replace(
+        base,
+        broker_order_id=reply.broker_order_id,
+        account=reply.account or base.account,
+        symbol=reply.symbol or base.symbol,
+        side=reply.side,
+        quantity=reply.quantity or base.quantity,
+        reported=reply.status if forward else base.reported,
+        reason=reply.reason if forward and reply.reason else base.reason,
+        ts_ns=now_ns,
+    )
+
+
+def with_match(tracked: TrackedOrder | None, match: Match, now_ns: int) -> TrackedOrder | None:
+    """The state after a fill, or None when this fill was already counted."""
+    base = tracked or TrackedOrder(note=match.note)
+    if any(fill.fill_id == match.fill_id for fill in base.fills):
+        return None
+    return replace(
+        base,
+        broker_order_id=base.broker_order_id or match.broker_order_id,
+        account=base.account or match.account,
+        symbol=base.symbol or match.symbol,
+        side=base.side or match.side,
+        fills=(*base.fills, match),
+        ts_ns=now_ns,
+    )
+
+
+def is_answered(tracked: TrackedOrder | None, order: PlaceOrder) -> bool:
+    """Whether `place` has its answer: a final status, or a resting ROD limit order accepted."""
+    if tracked is None:
+        return False
+    status = tracked.status
+    if status in FINAL:
+        return True
+    rests = order.order_type is OrderType.LIMIT and order.time_in_force is TimeInForce.ROD
+    return rests and status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+
+
+class OrderTracker:
+    """Live reports in, order events out; one state per NOTE (the first broker order keeps it)."""
+
+    def __init__(self) -> None:
+        self._orders: dict[str, TrackedOrder] = {}
+        self.duplicates = 0  # repeated matches dropped
+        self.strays = 0  # reports of a second broker order under a NOTE already taken
+
+    def expect(self, order: PlaceOrder, now_ns: int) -> None:
+        self._orders[order.client_order_id] = expect(order, now_ns)
+
+    def adopt(self, tracked: TrackedOrder) -> None:
+        """Follow an order first seen in a query (e.g. placed before a restart)."""
+        self._orders.setdefault(tracked.note, tracked)
+
+    def forget(self, note: str) -> None:
+        self._orders.pop(note, None)
+
+    def get(self, note: str) -> TrackedOrder | None:
+        return self._orders.get(note)
+
+    def on_reply(self, reply: Reply, now_ns: int) -> list[ReportEvent]:
+        before = self._orders.get(reply.note)
+        if self._is_stray(before, reply.broker_order_id):
+            return []
+        after = with_reply(before, reply, now_ns)
+        self._orders[reply.note] = after
+        return _updated(before, after)
+
+    def on_match(self, match: Match, now_ns: int) -> list[ReportEvent]:
+        before = self._orders.get(match.note)
+        if self._is_stray(before, match.broker_order_id):
+            return []
+        after = with_match(before, match, now_ns)
+        if after is None:
+            self.duplicates += 1
+            return []
+        self._orders[match.note] = after
+        fill = OrderFilled(
+            client_order_id=match.note,
+            broker_order_id=match.broker_order_id,
+            fill_id=match.fill_id,
+            symbol=match.symbol,
+            side=match.side,
+            quantity=match.quantity,
+            price=match.price,
+            ts_ns=now_ns,
+        )
+        return [fill, *_updated(before, after)]
+
+    def _is_stray(self, tracked: TrackedOrder | None, broker_order_id: str) -> bool:
+        taken = tracked is not None and tracked.broker_order_id not in ("", broker_order_id)
+        self.strays += taken
+        return taken
+
+
+def book_from(
+    replies: Iterable[Reply], matches: Iterable[Match], now_ns: int
+) -> list[TrackedOrder]:
+    """A query's answer as orders, in the order the broker listed them (oldest first)."""
+    orders: dict[str, TrackedOrder] = {}
+    for reply in replies:
+        orders[reply.broker_order_id] = with_reply(orders.get(reply.broker_order_id), reply, now_ns)
+    for match in matches:
+        known = orders.get(match.broker_order_id)
+        if known is not None:
+            orders[match.broker_order_id] = with_match(known, match, now_ns) or known
+    return list(orders.values())
+
+
+def _updated(before: TrackedOrder | None, after: TrackedOrder) -> list[ReportEvent]:
+    new = after.snapshot()
+    old = None if before is None else before.snapshot()
+    if new is None or (old is not None and replace(old, ts_ns=new.ts_ns) == new):
+        return []
+    return [OrderUpdated(new)]
+
+
+def latest_updates(events: list[E]) -> list[E]:
+    """Only the last OrderUpdated of each order in one batch: the earlier ones are stale."""
+    last = {
+        event.order.client_order_id: index
+        for index, event in enumerate(events)
+        if isinstance(event, OrderUpdated)
+    }
+    return [
+        event
+        for index, event in enumerate(events)
+        if not isinstance(event, OrderUpdated) or last[event.order.client_order_id] == index
+    ]
+
+
+def unsent(order: PlaceOrder, reason: str, now_ns: int) -> OrderSnapshot:
+    """The answer to an order that never reached the exchange (nothing is recorded there)."""
+    return OrderSnapshot(
+        client_order_id=order.client_order_id,
+        broker_order_id="",
+        account=order.account,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        filled_quantity=0,
+        average_price=None,
+        status=OrderStatus.REJECTED,
+        reason=reason,
+        ts_ns=now_ns,
+    )
