@@ -16,6 +16,7 @@ from typing import Protocol
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
+from aftm.domain.types import OrderStatus
 from aftm.wire.protocol import Future, OrderSnapshot, OrderUpdated
 
 BrokerEvent = Tick | OrderUpdated | OrderFilled
@@ -99,3 +100,20 @@ class Broker(Protocol):
     def close(self) -> None:
         """Release the adapter's resources (files, the DLL); the object is unusable afterwards."""
         ...
+
+
+def unsent(order: PlaceOrder, reason: str, now_ns: int) -> OrderSnapshot:
+    """The answer to an order that never reached the exchange: rejected, nothing recorded there."""
+    return OrderSnapshot(
+        client_order_id=order.client_order_id,
+        broker_order_id="",
+        account=order.account,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        filled_quantity=0,
+        average_price=None,
+        status=OrderStatus.REJECTED,
+        reason=reason,
+        ts_ns=now_ns,
+    )

@@ -19,10 +19,9 @@ from pydantic import SecretStr
 from aftm.domain.market import Tick
 from aftm.domain.orders import PlaceOrder
 from aftm.domain.positions import Position
-from aftm.domain.types import OrderStatus
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import Future, OrderSnapshot
-from aftm_gateway.broker import BrokerEvent
+from aftm_gateway.broker import BrokerEvent, unsent
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn
 from aftm_gateway.exchange import Exchange
 from aftm_gateway.matching import Rules
@@ -116,7 +115,7 @@ class ExchangeBroker:
 
     def place(self, order: PlaceOrder) -> OrderSnapshot:
         if not self._logged_in:
-            return _unsent(order, "not logged in", self._clock())
+            return unsent(order, "not logged in", self._clock())
         snapshot = self._exchange.place(order, self._clock())
         if self._reply_delay_ms:
             self._answer_late()
@@ -185,20 +184,3 @@ class ExchangeBroker:
             return
         time.sleep(self._reply_timeout_ms / 1000)
         raise BrokerUnavailable(f"{self._name} did not answer within {self._reply_timeout_ms} ms")
-
-
-def _unsent(order: PlaceOrder, reason: str, now_ns: int) -> OrderSnapshot:
-    """The answer to an order the broker would not even record."""
-    return OrderSnapshot(
-        client_order_id=order.client_order_id,
-        broker_order_id="",
-        account=order.account,
-        symbol=order.symbol,
-        side=order.side,
-        quantity=order.quantity,
-        filled_quantity=0,
-        average_price=None,
-        status=OrderStatus.REJECTED,
-        reason=reason,
-        ts_ns=now_ns,
-    )

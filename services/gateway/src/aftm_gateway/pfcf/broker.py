@@ -29,7 +29,7 @@ from aftm.domain.orders import PlaceOrder
 from aftm.domain.positions import Position
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import Future, OrderSnapshot
-from aftm_gateway.broker import BrokerEvent
+from aftm_gateway.broker import BrokerEvent, unsent
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn, OrderNotFound
 from aftm_gateway.pfcf import translate
 from aftm_gateway.pfcf.callbacks import Inbox, Kind
@@ -41,7 +41,6 @@ from aftm_gateway.pfcf.reports import (
     TrackedOrder,
     is_answered,
     latest_updates,
-    unsent,
 )
 from aftm_gateway.pfcf.session import Session, call
 

@@ -240,20 +240,3 @@ def latest_updates(events: list[E]) -> list[E]:
         for index, event in enumerate(events)
         if not isinstance(event, OrderUpdated) or last[event.order.client_order_id] == index
     ]
-
-
-def unsent(order: PlaceOrder, reason: str, now_ns: int) -> OrderSnapshot:
-    """The answer to an order that never reached the exchange (nothing is recorded there)."""
-    return OrderSnapshot(
-        client_order_id=order.client_order_id,
-        broker_order_id="",
-        account=order.account,
-        symbol=order.symbol,
-        side=order.side,
-        quantity=order.quantity,
-        filled_quantity=0,
-        average_price=None,
-        status=OrderStatus.REJECTED,
-        reason=reason,
-        ts_ns=now_ns,
-    )
