@@ -232,8 +232,9 @@ class StrategyDouble:
     def __init__(self, context: Context) -> None:
         self.router = make_socket(context, zmq.ROUTER, bind="tcp://127.0.0.1:*")
         self.endpoint = bound_endpoint(self.router)
-        self.signals: list[Signal] = []
+        self.signals: list[Signal] = []  # position i + 1 in the strategy's store
         self.asked = 0
+        self.cursors: list[int] = []  # the `after` of every ListSignals, in order
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -245,7 +246,10 @@ class StrategyDouble:
             identity, request = read_request(self.router.recv_multipart())
             self.asked += 1
             if isinstance(request.body, ListSignals):
-                reply = ok(request, SignalList(tuple(self.signals)))
+                after, limit = request.body.after, request.body.limit
+                self.cursors.append(after)
+                page = tuple(self.signals[after : after + limit])
+                reply = ok(request, SignalList(page, last=after + len(page)))
             else:
                 reply = error(request, ErrorCode.BAD_REQUEST, "not a strategy request")
             self.router.send_multipart(reply_frames(identity, reply))
@@ -486,6 +490,21 @@ def test_a_signal_emitted_while_the_executor_was_down_is_recovered(harness: Harn
     placed = harness.expect(PlaceOrder)
     assert (placed.client_order_id, placed.side) == (client_order_id(signal.id), Side.SELL)
     harness.wait_metric("aftm_executor_signals_received_total", 1)
+
+
+def test_the_periodic_resync_asks_only_for_what_is_new(harness: Harness) -> None:
+    first, second = a_signal(Side.BUY, condition="c1"), a_signal(Side.SELL, condition="c2")
+    harness.strategy.signals = [first]
+    harness.start(AFTM_EXECUTOR_RESYNC_INTERVAL_S="1")
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(first.id)
+
+    harness.strategy.signals.append(second)  # emitted later, its push lost
+
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(second.id)
+    cursors = list(harness.strategy.cursors)
+    assert cursors[0] == 0
+    assert set(cursors[1:]) <= {1, 2}, "after the first page the executor resumes from its cursor"
+    assert 1 in cursors[1:]
 
 
 def test_an_exit_waits_for_its_unanswered_entry(harness: Harness) -> None:

@@ -271,7 +271,7 @@ def test_a_killed_strategy_never_enters_twice(
             SignalKind.STOP_LOSS,
             2,
         )
-        assert strategy.request(ListSignals()).body == SignalList((entry, exit_signal))
+        assert strategy.request(ListSignals()).body == SignalList((entry, exit_signal), last=2)
     finally:
         strategy.kill()
 
@@ -289,7 +289,17 @@ def test_list_signals_returns_every_signal_after_a_restart(
     assert strategy.stop() == 0
     strategy.start()
 
-    assert strategy.request(ListSignals()).body == SignalList(tuple(pushed))
+    assert strategy.request(ListSignals()).body == SignalList(tuple(pushed), last=3)
+    # Paged by store position: what the executor's periodic resync asks for.
+    first = strategy.request(ListSignals(after=0, limit=2)).body
+    rest = strategy.request(ListSignals(after=2, limit=2)).body
+    empty = strategy.request(ListSignals(after=3, limit=2)).body
+    assert first == SignalList(tuple(pushed[:2]), last=2)
+    assert rest == SignalList(tuple(pushed[2:]), last=3)
+    assert empty == SignalList((), last=3)
+    for bad in (ListSignals(after=-1), ListSignals(limit=0), ListSignals(limit=5001)):
+        refused_page = strategy.request(bad)
+        assert (refused_page.ok, refused_page.error_code) == (False, ErrorCode.INVALID)
     refused = strategy.request(AddCondition(a_condition(id="a")))  # its ids are spent
     assert (refused.ok, refused.error_code) == (False, ErrorCode.INVALID)
 
@@ -453,7 +463,7 @@ def test_signals_wait_for_an_absent_executor_and_keep_their_order(
 
         assert [receive_signal(pull).id for _ in range(2)] == ["a:entry", "b:entry"]
         wait_until("flushed", lambda: sample("aftm_strategy_signals_pending") == 0)
-        assert [s.id for s in store.signals()] == ["a:entry", "b:entry"]
+        assert [s.id for _, s in store.signals()] == ["a:entry", "b:entry"]
     finally:
         stop.set()
         loop.join(2)

@@ -72,7 +72,7 @@ def test_a_restart_restores_stage_and_trailed_trigger(store: StrategyStore, path
     store = reopen(store, path)
 
     assert store.conditions() == [entered, a_condition(id="c2")]
-    assert store.signals() == [a_signal("c1")]
+    assert [s for _, s in store.signals()] == [a_signal("c1")]
     store.close()
 
 
@@ -81,7 +81,7 @@ def test_signals_come_back_in_emission_order(store: StrategyStore) -> None:
     store.save_tick_outcome([], emitted[:2])
     store.save_tick_outcome([], emitted[2:])
 
-    assert store.signals() == emitted
+    assert [s for _, s in store.signals()] == emitted
     assert store.has_signals("a")
     assert not store.has_signals("c")
 
@@ -99,7 +99,7 @@ def test_a_failing_tick_outcome_writes_nothing(store: StrategyStore, path: Path)
 
     store = reopen(store, path)
     assert store.conditions() == [a_condition(id="c1"), a_condition(id="c2")]
-    assert store.signals() == [a_signal("c2")]
+    assert [s for _, s in store.signals()] == [a_signal("c2")]
     store.close()
 
 
@@ -120,7 +120,7 @@ def test_removal_forgets_the_condition_but_keeps_its_signals(store: StrategyStor
     assert store.remove("c1")
     assert not store.remove("c1")
     assert store.conditions() == [a_condition(id="c2")]
-    assert store.signals() == [a_signal()]
+    assert [s for _, s in store.signals()] == [a_signal()]
 
 
 def test_creation_order_continues_after_a_removal(store: StrategyStore) -> None:

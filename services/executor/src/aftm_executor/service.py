@@ -42,6 +42,8 @@ POLL_MS = 100  # how often the stop event is looked at
 HOUSEKEEPING_S = 1.0  # resolve unknown orders and retry waiting signals this often
 RESYNC_RETRY_S = 5.0  # after a failed signal resync; a success waits `resync_interval_s`
 RESYNC_TIMEOUT_MS = 1000  # the strategy answers from memory; don't stall the loop longer
+RESYNC_PAGE = 1000  # signals per ListSignals request: ~150 KB, far below the frame cap
+RESYNC_MAX_PAGES = 20  # per resync, so a long history cannot stall the loop; the rest follows
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,7 @@ class Executor:
         self._desk = OrderDesk(journal, gateway, limits, metrics, self.watch.state)
         self._control = Control(journal, gateway, self.status)
         self._resync_due = 0.0
+        self._resync_after = 0  # strategy store position already resynced (0: from the start)
         self._unresolved = 0
         self._counted_at = -1  # journal changes at the last count of unresolved orders
         metrics.track_heartbeat_age(self.watch.age_s)
@@ -150,24 +153,43 @@ class Executor:
             self._resync()
 
     def _resync(self) -> None:
-        """Journal and act on every signal the strategy emitted that never reached us."""
-        try:
-            timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
-            reply = self._strategy.request(ListSignals(), timeout_ms=timeout_ms)
-        except RequestTimedOut:
-            logger.warning("signal resync failed reason=strategy did not answer")
-            self._resync_due = time.monotonic() + RESYNC_RETRY_S
-            return
-        if not reply.ok or not isinstance(reply.body, SignalList):
-            logger.warning("signal resync failed reason={}", reply.error or "no signal list")
-            self._resync_due = time.monotonic() + RESYNC_RETRY_S
+        """Journal and act on every signal the strategy emitted that never reached us.
+
+        Pages forward from the last store position seen (0 after a start), so a periodic resync
+        costs only what is new; the cursor advances only past signals that are now journaled.
+        """
+        for _ in range(RESYNC_MAX_PAGES):
+            before = self._resync_after
+            page = self._resync_page()
+            if page is None:
+                self._resync_due = time.monotonic() + RESYNC_RETRY_S
+                return
+            if len(page.signals) < RESYNC_PAGE or self._resync_after <= before:
+                break
+        else:
+            self._resync_due = time.monotonic()  # more pages wait: continue on the next round
             return
         self._resync_due = time.monotonic() + self._timing.resync_interval_s
-        unknown = self._journal.unknown(s.id for s in reply.body.signals)
-        missing = [s for s in reply.body.signals if s.id in unknown]
+
+    def _resync_page(self) -> SignalList | None:
+        try:
+            timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
+            query = ListSignals(after=self._resync_after, limit=RESYNC_PAGE)
+            reply = self._strategy.request(query, timeout_ms=timeout_ms)
+        except RequestTimedOut:
+            logger.warning("signal resync failed reason=strategy did not answer")
+            return None
+        if not reply.ok or not isinstance(reply.body, SignalList):
+            logger.warning("signal resync failed reason={}", reply.error or "no signal list")
+            return None
+        page = reply.body
+        unknown = self._journal.unknown(s.id for s in page.signals)
+        missing = [s for s in page.signals if s.id in unknown]
         for signal in sorted(missing, key=lambda s: s.ts_ns):  # an entry before its exit
             logger.warning("signal recovered from the strategy signal_id={}", signal.id)
             self._accept(signal)
+        self._resync_after = max(page.last, self._resync_after)
+        return page
 
     def _count_unresolved(self) -> None:
         changes = self._journal.changes

@@ -29,6 +29,7 @@ from aftm.errors import DecodeError
 from aftm.wire.codec import decode, encode
 from aftm.wire.protocol import (
     HEARTBEAT_TOPIC,
+    MAX_SIGNAL_PAGE,
     AddCondition,
     ConditionList,
     ErrorCode,
@@ -233,10 +234,18 @@ class StrategyService:
         if isinstance(body, ListConditions):
             return ok(request, ConditionList(tuple(self._engine.conditions())))
         if isinstance(body, ListSignals):
-            return ok(request, SignalList(tuple(self._store.signals())))
+            return self._list_signals(request, body)
         name = type(body).__name__
         logger.warning("control request refused request={} reason=unsupported", name)
         return error(request, ErrorCode.BAD_REQUEST, f"the strategy does not serve {name}")
+
+    def _list_signals(self, request: Request, query: ListSignals) -> Reply:
+        if query.after < 0 or not 1 <= query.limit <= MAX_SIGNAL_PAGE:
+            message = f"after must be >= 0 and limit 1..{MAX_SIGNAL_PAGE}, got {query}"
+            return error(request, ErrorCode.INVALID, message)
+        page = self._store.signals(query.after, query.limit)
+        last = page[-1][0] if page else query.after
+        return ok(request, SignalList(tuple(signal for _, signal in page), last))
 
     def _add(self, request: Request, condition: Condition) -> Reply:
         refusal = self._refusal(condition)

@@ -106,10 +106,13 @@ class StrategyStore:
             cursor = self._db.execute("DELETE FROM conditions WHERE id = ?", (condition_id,))
         return cursor.rowcount > 0
 
-    def signals(self) -> list[Signal]:
-        """Every signal ever emitted, in emission order."""
-        rows = self._db.execute("SELECT id, frame FROM signals ORDER BY position")
-        return [_read(Signal, row_id, frame) for row_id, frame in rows]
+    def signals(self, after: int = 0, limit: int = -1) -> list[tuple[int, Signal]]:
+        """(position, signal) in emission order after store position `after`; -1: no limit."""
+        rows = self._db.execute(
+            "SELECT position, id, frame FROM signals WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [(position, _read(Signal, row_id, frame)) for position, row_id, frame in rows]
 
     def has_signals(self, condition_id: str) -> bool:
         """Whether `condition_id` has emitted before: reusing its id would repeat signal ids."""

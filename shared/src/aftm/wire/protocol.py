@@ -208,14 +208,25 @@ class ConditionList:
     conditions: tuple[Condition, ...]
 
 
+MAX_SIGNAL_PAGE = 5000
+
+
 @dataclass(frozen=True, slots=True)
 class ListSignals:
-    """Every signal the strategy has emitted: the executor's resync after it was down."""
+    """Signals the strategy emitted after store position `after`, oldest first, at most `limit`.
+
+    The executor's resync: it pages from 0 once after a start, then asks only for what is new,
+    so the answer never grows with the strategy's whole history.
+    """
+
+    after: int = 0
+    limit: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class SignalList:
     signals: tuple[Signal, ...]
+    last: int = 0  # store position of the last signal listed (`after` when none): the next cursor
 
 
 # --- executor control -------------------------------------------------------------------------
