@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import Enum
 
+from aftm.wire.protocol import OrderSnapshot
+
 
 def say(text: str = "") -> None:
     sys.stdout.write(text + "\n")
@@ -88,3 +90,21 @@ def _cell(value: object) -> str:
     if isinstance(value, Enum):
         return str(value.value)
     return str(value)
+
+
+ORDER_HEADERS = ("account", "symbol", "side", "qty", "filled", "avg price", "status", "reason")
+
+
+def order_row(order: OrderSnapshot) -> tuple[object, ...]:
+    """One order as a table row under ("<id column>", *ORDER_HEADERS)."""
+    return (
+        order.client_order_id,
+        order.account,
+        order.symbol,
+        order.side,
+        order.quantity,
+        order.filled_quantity,
+        order.average_price,
+        order.status,
+        order.reason or None,
+    )

@@ -21,7 +21,7 @@ from aftm_console.commands.accounts import list_accounts, selected_account
 from aftm_console.commands.common import live, new_client_order_id
 from aftm_console.errors import ConsoleError, OrderOutcomeUnknown, ServiceDown, ServiceRefused
 from aftm_console.parsing import Subparsers, add_json_flag, at_least_one
-from aftm_console.render import say, say_json, say_table
+from aftm_console.render import ORDER_HEADERS, order_row, say, say_json, say_table
 from aftm_console.services import Service, Services
 
 GATEWAY = Service.GATEWAY
@@ -86,22 +86,8 @@ def show_orders(services: Services, *, as_json: bool = False) -> OrderList:
     if as_json:
         say_json(listed.orders)
         return listed
-    rows = [
-        (
-            o.client_order_id,
-            o.account,
-            o.symbol,
-            o.side,
-            o.quantity,
-            o.filled_quantity,
-            o.average_price,
-            o.status,
-            o.reason or None,
-        )
-        for o in listed.orders
-    ]
-    headers = ("client order id", "account", "symbol", "side", "qty", "filled", "avg price")
-    say_table((*headers, "status", "reason"), rows, "no orders")
+    rows = [order_row(o) for o in listed.orders]
+    say_table(("client order id", *ORDER_HEADERS), rows, "no orders")
     return listed
 
 

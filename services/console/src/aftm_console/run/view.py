@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aftm.domain.conditions import Condition
 from aftm.wire.protocol import ExecutorStatus, OrderSnapshot
-from aftm_console.render import table
+from aftm_console.render import ORDER_HEADERS, order_row, table
 
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen
 MAX_CONDITIONS = 10
@@ -98,22 +98,8 @@ def _orders_table(orders: tuple[OrderSnapshot, ...] | None) -> str:
     if not orders:
         return "orders: none yet"
     latest = sorted(orders, key=lambda o: o.ts_ns)[-MAX_ORDERS:]
-    rows = [
-        (
-            o.client_order_id,
-            o.account,
-            o.symbol,
-            o.side,
-            o.quantity,
-            o.filled_quantity,
-            o.average_price,
-            o.status,
-            o.reason or None,
-        )
-        for o in latest
-    ]
-    headers = ("order", "account", "symbol", "side", "qty", "filled", "avg price", "status")
-    return table((*headers, "reason"), rows)
+    rows = [order_row(o) for o in latest]
+    return table(("order", *ORDER_HEADERS), rows)
 
 
 def _count(values: Iterable[str]) -> str:
