@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aftm.domain.conditions import Condition, Stage
 from aftm.domain.market import Tick
+from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import Side
 
 
@@ -36,3 +37,23 @@ def a_condition(
 
 def a_tick(price: int, *, symbol: str = "TXFL6", ts_ns: int = 0, qty: int = 1) -> Tick:
     return Tick(symbol=symbol, price=price, qty=qty, ts_ns=ts_ns)
+
+
+def a_signal(
+    side: Side = Side.BUY,
+    *,
+    condition: str = "c1",
+    kind: SignalKind = SignalKind.ENTRY,
+    quantity: int = 2,
+    ts_ns: int = 7,
+) -> Signal:
+    return Signal(
+        id=signal_id(condition, kind),
+        condition_id=condition,
+        symbol="TXFL6",
+        side=side,
+        kind=kind,
+        quantity=quantity,
+        price=17500,
+        ts_ns=ts_ns,
+    )

@@ -56,6 +56,7 @@ from aftm_executor.entries import JournalEntry
 from aftm_executor.journal import Journal
 from aftm_executor.sizing import client_order_id
 from aftm_executor.states import SignalState
+from tests import builders
 from tests.support.processes import ServiceProcess, endpoint, free_port, http_json
 
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -71,15 +72,9 @@ def a_signal(
     kind: SignalKind = SignalKind.ENTRY,
     quantity: int = 2,
 ) -> Signal:
-    return Signal(
-        id=signal_id(condition, kind),
-        condition_id=condition,
-        symbol="TXFL6",
-        side=side,
-        kind=kind,
-        quantity=quantity,
-        price=17500,
-        ts_ns=time.time_ns(),
+    """A signal stamped now: the executor measures tick-to-ack from its ts_ns."""
+    return builders.a_signal(
+        side, condition=condition, kind=kind, quantity=quantity, ts_ns=time.time_ns()
     )
 
 

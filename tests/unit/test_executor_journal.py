@@ -17,27 +17,9 @@ from aftm.wire.protocol import TradingMode
 from aftm_executor.journal import Journal
 from aftm_executor.sizing import client_order_id, order_for
 from aftm_executor.states import SignalState
+from tests.builders import a_signal
 
 SIDES = pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
-
-
-def a_signal(
-    side: Side = Side.BUY,
-    *,
-    condition: str = "c1",
-    kind: SignalKind = SignalKind.ENTRY,
-    quantity: int = 2,
-) -> Signal:
-    return Signal(
-        id=signal_id(condition, kind),
-        condition_id=condition,
-        symbol="TXFL6",
-        side=side,
-        kind=kind,
-        quantity=quantity,
-        price=17500,
-        ts_ns=7,
-    )
 
 
 def a_fill(signal: Signal, quantity: int, fill_id: str, price: str = "17500") -> OrderFilled:
