@@ -24,7 +24,14 @@ from aftm_executor.positions import PositionBook
 from aftm_executor.sizing import client_order_id
 from aftm_executor.states import UNRESOLVED, WORKING, SignalState, advance
 
-_SCHEMA = """
+# Rows that can still add to an exposure: the order is in flight or working, or a report said
+# more filled than the fills seen so far. Written out (not bound) in both the partial index and
+# the exposure query, as SQLite only uses a partial index whose condition the query repeats;
+# without it every decision would scan the whole history of the symbol.
+_OPEN_STATES = ",".join(f"'{state.value}'" for state in sorted(UNRESOLVED | WORKING))
+_OPEN_ROWS = f"(state IN ({_OPEN_STATES}) OR reported_filled > fill_quantity)"
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS signals (
     signal_id TEXT PRIMARY KEY,
     payload BLOB NOT NULL,              -- the Signal, codec-encoded
@@ -43,6 +50,7 @@ CREATE TABLE IF NOT EXISTS signals (
     acked_ns INTEGER  -- when the gateway's reply accepting the order was read; NULL until then
 );
 CREATE INDEX IF NOT EXISTS signals_by_state ON signals (state);
+CREATE INDEX IF NOT EXISTS signals_open ON signals (account, symbol) WHERE {_OPEN_ROWS};
 CREATE TABLE IF NOT EXISTS fills (
     fill_id TEXT PRIMARY KEY,
     client_order_id TEXT NOT NULL,
@@ -62,6 +70,7 @@ CREATE TABLE IF NOT EXISTS positions (
 );
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
 
 _IDS_PER_QUERY = 500  # below SQLite's bound-parameter limit
 # Columns added after the first release, with their definitions, for journals created before.
@@ -317,15 +326,11 @@ class Journal:
         travel separately): otherwise a position check right after a "filled" reply would
         undercount and let an order past the net-position limit.
         """
-        states = [s.value for s in (*UNRESOLVED, *WORKING)]
-        marks = ",".join("?" * len(states))
         rows = self._db.execute(
-            "SELECT side, CASE WHEN state IN ("  # noqa: S608 - only placeholders are interpolated
-            + marks
-            + ") THEN order_quantity - fill_quantity"
-            " ELSE reported_filled - fill_quantity END"
-            " FROM signals WHERE account = ? AND symbol = ?",
-            (*states, account, symbol),
+            f"SELECT side, CASE WHEN state IN ({_OPEN_STATES})"  # noqa: S608 - constants only
+            " THEN order_quantity - fill_quantity ELSE reported_filled - fill_quantity END"
+            f" FROM signals WHERE account = ? AND symbol = ? AND {_OPEN_ROWS}",
+            (account, symbol),
         )
         pending = sum((1 if side == "buy" else -1) * max(int(rest), 0) for side, rest in rows)
         return self._book.net_quantity(account, symbol) + pending
