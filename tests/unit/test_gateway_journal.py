@@ -21,7 +21,7 @@ from aftm.wire.protocol import OrderSnapshot
 from aftm_gateway.desk import DUPLICATE, OrderDesk, check_request
 from aftm_gateway.errors import BrokerUnavailable, NotLoggedIn, OrderNotFound
 from aftm_gateway.exchange_store import ExchangeStore
-from aftm_gateway.journal import Journal, is_same_request
+from aftm_gateway.journal import Journal, JournalEntry, is_same_request
 from aftm_gateway.sim import SimBroker
 from aftm_gateway.venue import VenueConfig
 
@@ -170,10 +170,27 @@ def venue(tmp_path: Path) -> Iterator[Venue]:
 
 def test_a_new_order_is_placed_once_and_a_repeat_gets_the_stored_answer(venue: Venue) -> None:
     placed = venue.desk.place(an_order(), now_ns=1)
+    venue.desk.settle(placed)
     repeated = venue.desk.place(an_order(ts_ns=2), now_ns=2)
 
     assert placed.result == "filled"
-    assert repeated == replace(placed, result=DUPLICATE)
+    assert repeated == replace(placed, result=DUPLICATE, journaled=True)
+    assert venue.journal.lookup("A1") == JournalEntry(an_order(), placed.snapshot)
+    assert venue.orders_at_exchange() == 1
+
+
+def test_a_repeat_before_the_answer_is_journaled_asks_the_broker_and_places_nothing(
+    venue: Venue,
+) -> None:
+    # The answer is journaled after the reply is sent; a gateway killed in between restarts
+    # with the entry open.
+    placed = venue.desk.place(an_order(), now_ns=1)
+    entry = venue.journal.lookup("A1")
+    repeated = venue.desk.place(an_order(ts_ns=2), now_ns=2)
+
+    assert entry is not None
+    assert entry.is_open
+    assert repeated == replace(placed, result=DUPLICATE, journaled=True)
     assert venue.orders_at_exchange() == 1
 
 

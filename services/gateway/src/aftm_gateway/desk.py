@@ -1,7 +1,8 @@
 """`OrderDesk`: places, cancels and looks up orders so that the broker never sees an id twice.
 
 The rule for a client order id, whatever happened before:
-- never seen: check it, begin the journal entry (committed), call the broker once, complete it;
+- never seen: check it, begin the journal entry (committed), call the broker once, complete the
+  entry with the broker's answer once that answer is on its way to the client (`settle`);
 - seen with a different request: refused, the id is taken;
 - completed: the stored (latest) snapshot is the answer, the broker is not called;
 - begun but not completed (the gateway died in the call, or the broker did not answer): the
@@ -32,6 +33,7 @@ DUPLICATE = "duplicate"
 class Placed:
     snapshot: OrderSnapshot
     result: str  # the new order's status, or "duplicate" when the broker was not called
+    journaled: bool = True  # False: the answer is still to be written to the journal (`settle`)
 
 
 def check_request(order: PlaceOrder) -> None:
@@ -87,8 +89,17 @@ class OrderDesk:
             self._check_listed(order)
             self._journal.begin(order, now_ns)
         snapshot = self._broker.place(order)
-        self._journal.complete(snapshot)
-        return Placed(snapshot, snapshot.status.value)
+        return Placed(snapshot, snapshot.status.value, journaled=False)
+
+    def settle(self, placed: Placed) -> None:
+        """Journal the broker's answer to a `place`; called once the reply is out.
+
+        Writing it after the reply takes a commit off every order's round trip, and is as safe
+        as before: until it is written the entry is open, and an open entry is answered by
+        asking the broker, which by then has the order (a gateway killed in between included).
+        """
+        if not placed.journaled:
+            self._journal.complete(placed.snapshot)
 
     def query(self, client_order_id: str) -> OrderSnapshot:
         """The journal's word, else the broker's; OrderNotFound if neither knows the id."""

@@ -7,6 +7,7 @@ no to the call itself; NOT_FOUND is an unknown order; UNAVAILABLE means the outc
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from aftm.wire import protocol as p
 from aftm.wire.protocol import ErrorCode, Reply, Request
 from aftm.wire.sockets import error, ok
 from aftm_gateway.broker import Broker
-from aftm_gateway.desk import OrderDesk
+from aftm_gateway.desk import OrderDesk, Placed
 from aftm_gateway.errors import (
     BrokerError,
     BrokerRejected,
@@ -53,7 +54,7 @@ class RequestHandler:
         self._desk = desk
         self._metrics = metrics
         self._health = health
-        self._answered: list[tuple[p.OrderSnapshot, str]] = []  # (answer, result) to log
+        self._answered: list[Placed] = []  # orders answered, to settle and log after the reply
         self._handlers: dict[type, Callable[[Any, int], object]] = {
             p.Login: self._login,
             p.Logout: self._logout,
@@ -100,21 +101,31 @@ class RequestHandler:
             )
             raise
         self._metrics.orders.labels(result=placed.result).inc()
-        snapshot = placed.snapshot
-        # Logged once the reply is out (see `log_answered`): the journal already holds it.
-        self._answered.append((snapshot, placed.result))
-        return snapshot
+        # Journaled and logged once the reply is out (see `after_reply`).
+        self._answered.append(placed)
+        return placed.snapshot
 
-    def log_answered(self) -> None:
-        """Log the orders answered since the last call; the loop calls it after replying."""
-        for snapshot, result in self._answered:
+    def after_reply(self) -> None:
+        """Journal and log the orders answered since the last call; the loop calls it after
+        sending (or dropping) the reply, before it reads the next request."""
+        for placed in self._answered:
+            snapshot = placed.snapshot
+            try:
+                self._desk.settle(placed)
+            except sqlite3.Error as failure:
+                # The reply is out and the entry stays open: it is answered by asking the broker.
+                logger.exception(
+                    "order answer not journaled client_order_id={} error={}",
+                    snapshot.client_order_id,
+                    failure,
+                )
             logger.info(
                 "order answered client_order_id={} broker_order_id={} status={} result={}"
                 " reason={}",
                 snapshot.client_order_id,
                 snapshot.broker_order_id,
                 snapshot.status.value,
-                result,
+                placed.result,
                 snapshot.reason or "-",
             )
         self._answered.clear()

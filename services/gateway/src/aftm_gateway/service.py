@@ -136,7 +136,7 @@ class GatewayService:
             )
         else:
             self._router.send_multipart(reply_frames(identity, reply))
-        self._handler.log_answered()
+        self._handler.after_reply()
         self._note_session()
 
     def _publish(self, events: list[BrokerEvent]) -> None:
