@@ -114,6 +114,9 @@ class GatewayDouble:
         self.drop_places = 0  # lost before the gateway: neither journaled nor answered
         self.mute_places = 0  # journaled, but the reply is lost
         self.partial_ioc = False  # an IOC order gets one lot, the rest is cancelled
+        self.hold_place_replies = False  # place replies wait for `release_place_replies`
+        self._held: list[list[bytes]] = []
+        self._release = threading.Event()
         self.heartbeats = True
         self.logged_in = True
         self._lock = threading.Lock()
@@ -132,8 +135,16 @@ class GatewayDouble:
                     self.seen.append(request.body)
                     reply = self._answer(request)
                 self.requests.put(request.body)
-                if reply is not None:
+                if reply is not None and self.hold_place_replies:
+                    self._held.append(reply_frames(identity, reply))
+                elif reply is not None:
                     self.router.send_multipart(reply_frames(identity, reply))
+            if self._release.is_set():
+                self.hold_place_replies = False
+                for frames in self._held:
+                    self.router.send_multipart(frames)
+                self._held.clear()
+                self._release.clear()
             while not self._outbox.empty():
                 self.pub.send_multipart(self._outbox.get())
             if self.heartbeats and time.monotonic() >= next_heartbeat:
@@ -209,6 +220,10 @@ class GatewayDouble:
 
     def publish(self, frames: list[bytes]) -> None:
         self._outbox.put(frames)
+
+    def release_place_replies(self) -> None:
+        """Send the held replies (in arrival order) and answer at once from now on."""
+        self._release.set()
 
     def place_ids(self) -> list[str]:
         with self._lock:
@@ -427,6 +442,26 @@ def test_the_same_signal_pushed_twice_is_one_order(harness: Harness) -> None:
     harness.wait_metric("aftm_executor_duplicate_signals_total", 1)
     assert harness.gateway.place_ids() == [client_order_id(first.id), client_order_id(second.id)]
     assert harness.metric("aftm_executor_signals_received_total") == 3
+
+
+def test_a_burst_of_signals_sends_every_order_before_the_first_reply(harness: Harness) -> None:
+    # One tick can fire several conditions: their orders must not queue behind each round trip.
+    harness.start(AFTM_EXECUTOR_REQUEST_TIMEOUT_MS="5000")
+    harness.gateway.hold_place_replies = True
+    burst = [a_signal(condition=f"c{number}") for number in range(3)]
+
+    for signal in burst:
+        harness.push(signal)
+
+    placed = [harness.expect(PlaceOrder).client_order_id for _ in burst]  # none answered yet
+    assert placed == [client_order_id(signal.id) for signal in burst]
+    assert all(harness.journal_entry_state(s) is SignalState.SENDING for s in burst)
+    harness.gateway.release_place_replies()
+    harness.wait_metric(ACCEPTED, 3)
+    assert harness.metric("aftm_executor_order_round_trip_seconds_count") == 3
+    assert harness.metric('aftm_executor_orders_total{result="unknown"}') == 0
+    harness.stop()
+    assert all(harness.journal_entry_state(s) is SignalState.ACCEPTED for s in burst)
 
 
 def test_an_unanswered_order_is_queried_then_resent_under_the_same_id(harness: Harness) -> None:

@@ -12,11 +12,13 @@ from aftm.lifecycle import stop_on_signals
 from aftm.log import configure
 from aftm.metrics import MetricsServer
 from aftm.settings import load
+from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import FILL_TOPIC, HEARTBEAT_TOPIC, ORDER_TOPIC
 from aftm.wire.reliable import ReliableClient
 from aftm.wire.sockets import make_socket
 from aftm_executor.journal import Journal
 from aftm_executor.metrics import ExecutorMetrics
+from aftm_executor.orders import Sent
 from aftm_executor.risk import Limits
 from aftm_executor.service import Executor, Sockets, Timing
 from aftm_executor.settings import ExecutorSettings
@@ -57,11 +59,17 @@ def main() -> int:
         return EXIT_CANNOT_START
     timeout_ms = settings.request_timeout_ms
     gateway = ReliableClient(context, settings.gateway_connect, timeout_ms=timeout_ms)
+    # Orders have their own connection: a blocking question on `gateway` must not read (and
+    # drop) the reply to an order in flight.
+    orders: PipelinedClient[Sent] = PipelinedClient(
+        context, settings.gateway_connect, timeout_ms=timeout_ms
+    )
     strategy = ReliableClient(context, settings.strategy_connect, timeout_ms=timeout_ms)
     registry = CollectorRegistry()
     executor = Executor(
         journal=journal,
         gateway=gateway,
+        orders=orders,
         strategy=strategy,
         sockets=sockets,
         limits=Limits(
@@ -81,7 +89,7 @@ def main() -> int:
         ).start()
     except OSError as error:
         logger.error("executor cannot start: metrics server failed error={}", error)
-        _close(context, journal, gateway, strategy, sockets)
+        _close(context, journal, (gateway, orders, strategy), sockets)
         return EXIT_CANNOT_START
     logger.info(
         "executor listening signals={} control={} metrics={}:{}",
@@ -94,19 +102,18 @@ def main() -> int:
         executor.run(stop)
     finally:
         server.stop()
-        _close(context, journal, gateway, strategy, sockets)
+        _close(context, journal, (gateway, orders, strategy), sockets)
     return 0
 
 
 def _close(
     context: zmq.Context[zmq.Socket[bytes]],
     journal: Journal,
-    gateway: ReliableClient,
-    strategy: ReliableClient,
+    clients: tuple[ReliableClient | PipelinedClient[Sent], ...],
     sockets: Sockets,
 ) -> None:
-    gateway.close()
-    strategy.close()
+    for client in clients:
+        client.close()
     for sock in (sockets.signals, sockets.reports, sockets.control):
         sock.close()
     context.term()

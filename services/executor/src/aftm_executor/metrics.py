@@ -10,7 +10,7 @@ from aftm.metrics import latency_histogram
 
 # Every label value is created up front so a dashboard sees 0 rather than no series.
 ORDER_RESULTS = ("accepted", "rejected", "unknown", "risk_rejected")
-SOCKETS = ("signals", "reports", "control")
+SOCKETS = ("signals", "reports", "control", "gateway")  # gateway: replies to orders
 
 
 class ExecutorMetrics:

@@ -1,19 +1,22 @@
 """From a journaled signal to exactly one order, and from gateway reports to its state.
 
-The order desk is called by the service loop only; it owns no socket, but it talks to the
-gateway through the loop's request client.
+The order desk is called by the service loop only. Orders go out through a pipelined client
+without waiting for their replies (a burst of signals would otherwise queue behind each round
+trip); the loop hands the replies back (`take_replies`) and the time-outs (`expire`). Questions
+about orders (QueryOrder) use the loop's blocking request client.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from loguru import logger
 
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.signals import Signal, SignalKind, signal_id
+from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import ErrorCode, OrderSnapshot, QueryOrder, Reply
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
 from aftm_executor import risk
@@ -32,17 +35,27 @@ _RESULT = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """An order request on its way, with the journal entry it was sent for."""
+
+    order: PlaceOrder
+    entry: JournalEntry
+
+
 class OrderDesk:
     def __init__(
         self,
         journal: Journal,
         gateway: ReliableClient,
+        orders: PipelinedClient[Sent],
         limits: risk.Limits,
         metrics: ExecutorMetrics,
         gateway_state: Callable[[], risk.GatewayState],
     ) -> None:
         self._journal = journal
         self._gateway = gateway
+        self._orders = orders
         self._limits = limits
         self._metrics = metrics
         self._gateway_state = gateway_state
@@ -137,16 +150,29 @@ class OrderDesk:
 
     # --- placing and resolving ------------------------------------------------------------------
 
-    def _place(self, order: PlaceOrder, entry: JournalEntry) -> bool:
-        """Send the order; False when the gateway did not answer (the order is `unknown`).
+    def _place(self, order: PlaceOrder, entry: JournalEntry) -> None:
+        """Send the order; its answer comes back through `take_replies` or `expire`."""
+        self._orders.send(order, Sent(order, entry))
 
-        Its log line comes after the reply: the journal, committed before the request, is the
-        record of what was sent, and a line before it would delay every order by its cost.
-        """
-        started = time.perf_counter()
-        try:
-            reply = self._gateway.request(order)
-        except RequestTimedOut:
+    @property
+    def in_flight(self) -> int:
+        """Orders sent whose answer has not come back yet."""
+        return len(self._orders.in_flight())
+
+    def take_replies(self) -> None:
+        """Apply every order reply waiting on the pipelined socket."""
+        received = self._orders.receive()
+        for problem in received.dropped:
+            self._metrics.malformed_frames.labels(socket="gateway").inc()
+            logger.warning("gateway reply dropped error={}", problem)
+        for answered in received.answered:
+            self._metrics.order_round_trip.observe(answered.round_trip_s)
+            self._on_answer(answered.tag, answered.reply)
+
+    def expire(self) -> None:
+        """Orders whose answer did not come in time are `unknown`: asked about later."""
+        for sent in self._orders.expire():
+            order, entry = sent.order, sent.entry
             self._journal.report(entry.signal.id, SignalState.UNKNOWN, time.time_ns())
             self._metrics.orders.labels(result="unknown").inc()
             _log_sent(order, entry, SignalState.UNKNOWN)
@@ -155,8 +181,11 @@ class OrderDesk:
                 order.client_order_id,
                 entry.signal.id,
             )
-            return False
-        self._metrics.order_round_trip.observe(time.perf_counter() - started)
+
+    def _on_answer(self, sent: Sent, reply: Reply) -> None:
+        # Its log line comes after the reply: the journal, committed before the request, is
+        # the record of what was sent, and a line before it would delay every order by its cost.
+        order, entry = sent.order, sent.entry
         state = self._on_place_reply(order, entry, reply)
         _log_sent(order, entry, state)
         result = _RESULT.get(state, "accepted")
@@ -166,7 +195,6 @@ class OrderDesk:
             self._metrics.signal_to_ack.observe(max(now_ns - entry.received_ns, 0) / 1e9)
             if entry.signal.ts_ns > 0:
                 self._metrics.tick_to_ack.observe(max(now_ns - entry.signal.ts_ns, 0) / 1e9)
-        return True
 
     def _on_place_reply(self, order: PlaceOrder, entry: JournalEntry, reply: Reply) -> SignalState:
         order_id, now_ns = order.client_order_id, time.time_ns()
@@ -186,8 +214,12 @@ class OrderDesk:
         return SignalState.REJECTED
 
     def resolve(self) -> None:
-        """Ask the gateway about every order sent without a known outcome, oldest first."""
+        """Ask the gateway about every order sent without a known outcome, oldest first;
+        not about those in flight, whose reply is still to come."""
+        in_flight = {sent.entry.signal.id for sent in self._orders.in_flight()}
         for entry in self._journal.in_states(UNRESOLVED):
+            if entry.signal.id in in_flight:
+                continue
             if not self._resolve_one(entry):
                 return  # the gateway is not answering: the next round tries again
 
@@ -214,7 +246,8 @@ class OrderDesk:
             order = order_for(entry.signal, entry.account, now_ns, entry.order_quantity)
             self._journal.mark_sending(order, entry.signal.id, now_ns)
             self._metrics.order_resends.inc()
-            return self._place(order, entry)
+            self._place(order, entry)
+            return True
         logger.warning("order query failed client_order_id={} error={}", order_id, reply.error)
         return False
 

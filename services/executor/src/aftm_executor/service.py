@@ -20,6 +20,7 @@ from aftm.domain.orders import OrderFilled
 from aftm.domain.signals import Signal
 from aftm.errors import DecodeError
 from aftm.wire.codec import decode
+from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import (
     FILL_TOPIC,
     HEARTBEAT_TOPIC,
@@ -35,7 +36,7 @@ from aftm.wire.sockets import read_request, reply_frames
 from aftm_executor.control import Control
 from aftm_executor.journal import Journal
 from aftm_executor.metrics import ExecutorMetrics
-from aftm_executor.orders import OrderDesk
+from aftm_executor.orders import OrderDesk, Sent
 from aftm_executor.risk import GatewayState, Limits, gateway_state
 
 POLL_MS = 100  # how often the stop event is looked at
@@ -88,6 +89,7 @@ class Executor:
         *,
         journal: Journal,
         gateway: ReliableClient,
+        orders: PipelinedClient[Sent],
         strategy: ReliableClient,
         sockets: Sockets,
         limits: Limits,
@@ -97,10 +99,11 @@ class Executor:
         self._journal = journal
         self._strategy = strategy
         self._sockets = sockets
+        self._orders = orders
         self._metrics = metrics
         self._timing = timing
         self.watch = GatewayWatch(timing.heartbeat_timeout_s)
-        self._desk = OrderDesk(journal, gateway, limits, metrics, self.watch.state)
+        self._desk = OrderDesk(journal, gateway, orders, limits, metrics, self.watch.state)
         self._control = Control(journal, gateway, self.status)
         self._resync_due = 0.0
         self._resync_after = 0  # strategy store position already resynced (0: from the start)
@@ -116,10 +119,21 @@ class Executor:
         poller = zmq.Poller()
         for sock in (self._sockets.reports, self._sockets.signals, self._sockets.control):
             poller.register(sock, zmq.POLLIN)
+        replies = self._orders.socket
+        poller.register(replies, zmq.POLLIN)
         next_housekeeping = time.monotonic() + HOUSEKEEPING_S
         while not stop.is_set():
-            ready = dict(poller.poll(POLL_MS))
-            # Reports first: a fresh heartbeat or fill should count before the next decision.
+            deadline_ms = self._orders.ms_to_deadline()
+            ready = dict(poller.poll(POLL_MS if deadline_ms is None else min(POLL_MS, deadline_ms)))
+            # Order replies first: they settle orders that the next decisions may depend on.
+            if replies in ready:
+                self._desk.take_replies()
+            self._desk.expire()
+            if self._orders.socket is not replies:  # replaced after a time-out
+                poller.unregister(replies)
+                replies = self._orders.socket
+                poller.register(replies, zmq.POLLIN)
+            # Then reports: a fresh heartbeat or fill should count before the next decision.
             if self._sockets.reports in ready:
                 self._on_report(self._sockets.reports.recv_multipart())
             if self._sockets.signals in ready:
