@@ -2,11 +2,15 @@
 
 Pipeline: tick_to_ack = executor's `acked_ns` (the gateway's reply accepting the order was read)
 minus the signal's `ts_ns` (the gateway's publish stamp of the tick that fired it), per order,
-read from the executor journal after the run. The three real services run on 127.0.0.1 with
-the sim broker at --rate ticks/s; the bench keeps --conditions live conditions that trade fast
-through the strategy's control socket, replacing exited ones every --refill-s seconds (see
-keeper.py), spread over twelve contracts: conditions crowded on one price level fire on the same
-tick, and such a burst queues at the executor, which places one order at a time.
+read from the executor journal after the run. Its three legs, from the same journals (one host,
+one clock): tick to the executor's `received_ns` (gateway PUB, strategy, PUSH), then to the
+gateway journal's `begun_ns` (the executor's decision and journal, the request hop), then to
+`acked_ns` (the gateway and the sim broker, the reply hop).
+The three real services run on 127.0.0.1 with the sim broker at --rate ticks/s; the bench
+keeps --conditions live conditions that trade fast through the strategy's control socket,
+replacing exited ones every --refill-s seconds (see keeper.py), spread over twelve contracts:
+conditions crowded on one price level fire on the same tick, a burst that the executor sends
+without waiting for each reply but that the gateway answers one by one.
 The executor's risk limits are raised (see `config.executor_limits` in the output) so that the
 bench measures latency, not the order-rate limiter.
 
@@ -45,7 +49,7 @@ if not __package__:  # run as a script (bench/pipeline_bench.py): its helpers ar
 
 from bench.keeper import ConditionKeeper
 from bench.latency import summary
-from bench.pipeline_rig import RigConfig, Services, executor_journal
+from bench.pipeline_rig import RigConfig, Services, executor_journal, gateway_journal
 from bench.zmq_floor import measure_floor
 
 MONTHS = ("J6", "K6", "L6", "A7")
@@ -120,7 +124,7 @@ def drive(args: argparse.Namespace, folder: Path) -> Run:
 
 def measure_pipeline(args: argparse.Namespace, folder: Path) -> dict[str, object]:
     run = drive(args, folder)
-    samples = read_samples(executor_journal(folder), run.window)
+    samples = read_samples(executor_journal(folder), gateway_journal(folder), run.window)
     seconds = (run.window[1] - run.window[0]) / 1e9
     accepted = len(samples.tick_to_ack)
     return {
@@ -132,8 +136,11 @@ def measure_pipeline(args: argparse.Namespace, folder: Path) -> dict[str, object
         "tick_gaps": int(run.tick_gaps),
         "conditions_added": run.conditions_added,
         "clean_exit": all(code == 0 for code in run.exit_codes.values()),
-        "tick_to_executor_journal": summary(samples.tick_to_journaled),
-        "executor_journal_to_ack": summary(samples.journaled_to_ack),
+        "legs": {
+            "tick_to_executor": summary(samples.tick_to_journaled),
+            "executor_to_gateway": summary(samples.journaled_to_begun),
+            "gateway_to_ack": summary(samples.begun_to_ack),
+        },
     }
 
 
@@ -151,21 +158,24 @@ def keep_for(keeper: ConditionKeeper, seconds: float, refill_s: float) -> None:
 
 @dataclass
 class Samples:
-    """Per order, from the executor journal: the whole path and its two halves (ns)."""
+    """Per order, from the two journals: the whole path and its three legs (ns)."""
 
     tick_to_ack: list[int] = field(default_factory=list)
     tick_to_journaled: list[int] = field(default_factory=list)  # to the executor's `received_ns`
-    journaled_to_ack: list[int] = field(default_factory=list)
+    journaled_to_begun: list[int] = field(default_factory=list)  # to the gateway's `begun_ns`
+    begun_to_ack: list[int] = field(default_factory=list)
     fired: int = 0  # signals from ticks inside the window, accepted or not
 
 
-def read_samples(journal: Path, window: tuple[int, int]) -> Samples:
+def read_samples(journal: Path, gateway: Path, window: tuple[int, int]) -> Samples:
     """The accepted orders' latencies for signals whose tick was published inside `window`."""
     start, end = window
     samples = Samples()
-    query = "SELECT payload, received_ns, acked_ns FROM signals"
+    query = "SELECT payload, client_order_id, received_ns, acked_ns FROM signals"
+    with closing(sqlite3.connect(f"file:{gateway}?mode=ro", uri=True)) as db:
+        begun = dict(db.execute("SELECT client_order_id, begun_ns FROM orders").fetchall())
     with closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True)) as db:
-        for payload, received_ns, acked_ns in db.execute(query):
+        for payload, order_id, received_ns, acked_ns in db.execute(query):
             signal = decode(payload)
             if not isinstance(signal, Signal) or not start <= signal.ts_ns < end:
                 continue
@@ -173,7 +183,9 @@ def read_samples(journal: Path, window: tuple[int, int]) -> Samples:
             if acked_ns is not None:
                 samples.tick_to_ack.append(acked_ns - signal.ts_ns)
                 samples.tick_to_journaled.append(received_ns - signal.ts_ns)
-                samples.journaled_to_ack.append(acked_ns - received_ns)
+                if order_id in begun:
+                    samples.journaled_to_begun.append(begun[order_id] - received_ns)
+                    samples.begun_to_ack.append(acked_ns - begun[order_id])
     return samples
 
 
@@ -192,20 +204,23 @@ def verdict(pipeline: dict[str, object], floor: dict[str, object]) -> dict[str, 
 
 
 def table(result: Mapping[str, object]) -> str:
-    rows = []
-    for name in ("pipeline", "floor"):
-        part = result[name]
-        assert isinstance(part, dict)
-        rows.append(
-            f"{name:<9} {part.get('samples', 0):>8} {part.get('p50_us', '-'):>10}"
-            f" {part.get('p99_us', '-'):>10} {part.get('max_us', '-'):>10}"
-        )
+    pipeline = result["pipeline"]
+    assert isinstance(pipeline, dict)
+    legs = pipeline.get("legs", {})
+    rows = [("pipeline", pipeline), *((f"  {name}", part) for name, part in legs.items())]
+    floor = result["floor"]
+    assert isinstance(floor, dict)
+    rows.append(("floor", floor))
     targets = result["targets"]
     assert isinstance(targets, dict)
     return "\n".join(
         [
-            f"{'':<9} {'samples':>8} {'p50 µs':>10} {'p99 µs':>10} {'max µs':>10}",
-            *rows,
+            f"{'':<22} {'samples':>8} {'p50 µs':>10} {'p99 µs':>10} {'max µs':>10}",
+            *(
+                f"{name:<22} {part.get('samples', 0):>8} {part.get('p50_us', '-'):>10}"
+                f" {part.get('p99_us', '-'):>10} {part.get('max_us', '-'):>10}"
+                for name, part in rows
+            ),
             f"p50 ratio {targets['ratio_p50']} (target <= {P50_RATIO_TARGET}),"
             f" p99 target < {P99_TARGET_US:.0f} µs: {'met' if targets['met'] else 'MISSED'}",
         ]

@@ -69,7 +69,7 @@ def service_env(config: RigConfig, ends: Endpoints) -> dict[str, dict[str, str]]
     gateway = {
         "AFTM_GATEWAY_PUB_BIND": ends.gateway_pub,
         "AFTM_GATEWAY_ROUTER_BIND": ends.gateway_router,
-        "AFTM_GATEWAY_JOURNAL_PATH": str(folder / "gateway-journal.sqlite"),
+        "AFTM_GATEWAY_JOURNAL_PATH": str(gateway_journal(folder)),
         "AFTM_GATEWAY_SIM_STATE_PATH": str(folder / "sim-exchange.sqlite"),
         "AFTM_GATEWAY_SIM_TICKS_PER_S": str(config.ticks_per_s),
         "AFTM_GATEWAY_SIM_SYMBOLS": ",".join(config.symbols),
@@ -101,6 +101,10 @@ def service_env(config: RigConfig, ends: Endpoints) -> dict[str, dict[str, str]]
 
 def executor_journal(folder: Path) -> Path:
     return folder / "executor-journal.sqlite"
+
+
+def gateway_journal(folder: Path) -> Path:
+    return folder / "gateway-journal.sqlite"
 
 
 class Services:
