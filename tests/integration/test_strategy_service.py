@@ -46,7 +46,7 @@ from aftm.wire.protocol import (
 )
 from aftm.wire.reliable import ReliableClient
 from aftm.wire.sockets import bound_endpoint, make_socket
-from aftm_strategy.service import StrategyService
+from aftm_strategy.service import STAGE_SAVE_S, StrategyService
 from aftm_strategy.store import StrategyStore
 from aftm_strategy.telemetry import StrategyMetrics
 from tests.builders import a_condition
@@ -272,6 +272,36 @@ def test_a_killed_strategy_never_enters_twice(
             2,
         )
         assert strategy.request(ListSignals()).body == SignalList((entry, exit_signal), last=2)
+    finally:
+        strategy.kill()
+
+
+@pytest.mark.parametrize("ending", ["sigterm", "kill after the save interval"])
+def test_a_stage_reached_without_a_signal_survives_a_restart(
+    context: Context,
+    tmp_path: Path,
+    gateway: GatewayStandIn,
+    executor_pull: zmq.Socket[bytes],
+    ending: str,
+) -> None:
+    # Saved with the next signal, within STAGE_SAVE_S, or at a clean stop: not per tick.
+    strategy = Strategy(context, tmp_path, gateway, bound_endpoint(executor_pull)).start()
+    try:
+        strategy.add(a_condition(id="c1", trigger_price=1000))
+        gateway.tick(1000)  # triggers; enters only 15 points later
+        strategy.wait_metric("aftm_strategy_conditions", 1, stage="triggered")
+        if ending == "sigterm":
+            assert strategy.stop() == 0
+        else:
+            time.sleep(STAGE_SAVE_S + 0.3)
+            strategy.kill()
+        strategy.start()
+
+        listed = strategy.request(ListConditions()).body
+        assert isinstance(listed, ConditionList)
+        assert [(c.id, c.stage) for c in listed.conditions] == [("c1", Stage.TRIGGERED)]
+        entry_tick = gateway.tick(1015)
+        assert receive_signal(executor_pull).ts_ns == entry_tick.ts_ns
     finally:
         strategy.kill()
 

@@ -4,11 +4,17 @@ Sockets (frame layouts in aftm.wire.protocol): SUB connected to the gateway's PU
 heartbeats), PUSH connected to the executor's PULL (signals), ROUTER bound for control requests.
 The loop's thread owns all three and the store's connection.
 
-Per tick the order is engine step, then store commit, then push. A crash before the commit loses
-only an in-memory step, which the restarted strategy takes again on later ticks; a crash after it
-loses at most a push, which the executor recovers with ListSignals (signal ids are deterministic,
-so it dedupes). So no condition enters twice and no emitted signal is lost. If the store itself
-fails the loop stops: the engine would otherwise run ahead of what a restart restores.
+A tick that emits signals is engine step, then store commit (the signals, with every stage
+change not saved yet), then push. A crash before the commit loses only an in-memory step, which
+the restarted strategy takes again on later ticks; a crash after it loses at most a push, which
+the executor recovers with ListSignals (signal ids are deterministic, so it dedupes). So no
+condition enters twice and no emitted signal is lost.
+
+Stage changes that emit nothing (a trigger reached, a following trigger moved) are saved at
+most STAGE_SAVE_S later, and at a clean stop: with many following conditions nearly every tick
+moves one, and a commit per tick would delay the ticks that do fire. A crash loses at most that
+much of the conditions' progress, as if the strategy had been down for those ticks. If the store
+itself fails the loop stops: the engine would otherwise run ahead of what a restart restores.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from aftm_strategy.store import StrategyStore
 from aftm_strategy.telemetry import StrategyMetrics
 
 POLL_TIMEOUT_MS = 100  # bounds how long a stop request waits
+STAGE_SAVE_S = 0.25  # stage changes without a signal wait at most this long to be saved
 
 
 class StrategyService:
@@ -71,6 +78,8 @@ class StrategyService:
             self._count_stage(condition)
         self._last_seq: dict[str, int] = {}
         self._outbox: deque[Signal] = deque()  # committed, not yet accepted by the PUSH socket
+        self._unsaved: dict[str, Condition] = {}  # changed without a signal, by id; see above
+        self._save_due = 0.0  # time.monotonic() by which `_unsaved` is written
         self._last_heartbeat: float | None = None  # time.monotonic()
         self._gateway_alive = False
         metrics.heartbeat_age.set_function(self.heartbeat_age_s)
@@ -90,7 +99,10 @@ class StrategyService:
                 self._on_control(self._control.recv_multipart())
             if self._signals in ready:
                 self._flush()
+            if self._unsaved and time.monotonic() >= self._save_due:
+                self._save_stages()
             self._watch_heartbeat()
+        self._save_stages()
         logger.info("loop stopped pending_signals={}", len(self._outbox))
 
     def heartbeat_age_s(self) -> float:
@@ -128,8 +140,12 @@ class StrategyService:
         changes = self._engine.take_changes()
         if not changes and not signals:
             return
-        self._store.save_tick_outcome(changes, signals)
-        self._emit(signals)  # committed: out first, bookkeeping and log lines after
+        if not self._unsaved:
+            self._save_due = time.monotonic() + STAGE_SAVE_S
+        self._unsaved.update((condition.id, condition) for condition in changes)
+        if signals:
+            self._save_stages(signals)
+            self._emit(signals)  # committed: out first, bookkeeping and log lines after
         for condition in changes:
             self._count_stage(condition)
         for signal in signals:
@@ -182,6 +198,12 @@ class StrategyService:
         if self._gateway_alive and age > self._heartbeat_timeout_s:
             self._gateway_alive = False
             logger.warning("gateway heartbeat lost age_s={:.1f}", age)
+
+    def _save_stages(self, signals: list[Signal] | None = None) -> None:
+        """Commit the unsaved stage changes, with `signals` if any, in one transaction."""
+        if self._unsaved or signals:
+            self._store.save_tick_outcome(self._unsaved.values(), signals or ())
+            self._unsaved.clear()
 
     # --- signals ----------------------------------------------------------------------------
 
@@ -281,6 +303,7 @@ class StrategyService:
             return error(request, ErrorCode.NOT_FOUND, f"no condition {condition_id!r}")
         self._store.remove(condition_id)
         self._engine.remove(condition_id)
+        self._unsaved.pop(condition_id, None)
         self._metrics.conditions.labels(stage=condition.stage.value).dec()
         del self._stages[condition_id]
         log = logger.warning if condition.stage is Stage.ENTERED else logger.info
