@@ -118,11 +118,13 @@ class Journal:
         *,
         order: PlaceOrder | None = None,
         rejected: str = "",
+        payload: bytes | None = None,
     ) -> bool:
         """Journal a new signal; False (and nothing written) if already journaled.
 
         Plain, it is `received`, still to be decided. With its decision it is written decided
         in the same commit: `sending` the `order`, or `rejected` for the reason given.
+        `payload`: the signal as encoded already (its frame as received), else it is encoded.
         """
         state, account, quantity = SignalState.RECEIVED, "", signal.quantity
         if order is not None:
@@ -136,7 +138,7 @@ class Journal:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     signal.id,
-                    encode(signal),
+                    encode(signal) if payload is None else payload,
                     client_order_id(signal.id),
                     signal.symbol,
                     signal.side.value,
@@ -150,10 +152,6 @@ class Journal:
                 ),
             )
         return cursor.rowcount == 1
-
-    def has(self, signal_id: str) -> bool:
-        row = self._db.execute("SELECT 1 FROM signals WHERE signal_id = ?", (signal_id,))
-        return row.fetchone() is not None
 
     def unknown(self, signal_ids: Iterable[str]) -> set[str]:
         """Those of `signal_ids` never journaled (one query per few hundred ids, not per id)."""

@@ -65,17 +65,16 @@ class OrderDesk:
 
     # --- deciding -------------------------------------------------------------------------------
 
-    def take(self, signal: Signal, received_ns: int) -> bool:
+    def take(self, signal: Signal, received_ns: int, payload: bytes | None = None) -> bool:
         """Journal a new signal with its first decision in one commit, then act on it: send
         its order, refuse it, or leave it waiting. False, doing nothing, if already journaled.
+        `payload`: the signal's frame as received, journaled as it is (else it is encoded).
 
         Deciding before the row exists is safe: nothing leaves the process before the commit,
-        and a signal lost in a crash before it is fetched again from the strategy (resync).
+        and a signal lost in a crash before it is fetched again from the strategy (resync). The
+        commit itself tells a new signal from a known one, so no lookup precedes it.
         """
-        if self._journal.has(signal.id):
-            return False
-        self._decide(new_entry(signal, received_ns), journaled=False)
-        return True
+        return self._decide(new_entry(signal, received_ns), journaled=False, payload=payload)
 
     def decide(self, signal_id_: str) -> None:
         """Risk-check a `received` signal: refuse it, leave it waiting, or send its order."""
@@ -84,37 +83,44 @@ class OrderDesk:
             return
         self._decide(entry, journaled=True)
 
-    def _decide(self, entry: JournalEntry, *, journaled: bool) -> None:
+    def _decide(
+        self, entry: JournalEntry, *, journaled: bool, payload: bytes | None = None
+    ) -> bool:
+        """Decide and act; False, having done nothing, when a new `entry` (not `journaled`)
+        turns out to be journaled already."""
         signal = entry.signal
         account, quantity, context = self._context(entry)
         decision = risk.check(replace(signal, quantity=quantity), context, self._limits)
+        record = self._journal.record
         if decision.verdict is risk.Verdict.WAIT:
-            if not journaled:
-                self._journal.record(signal, entry.received_ns)
+            if not journaled and not record(signal, entry.received_ns, payload=payload):
+                return False
             if signal.id not in self._waiting:
                 self._waiting.add(signal.id)
                 logger.info("signal waiting signal_id={} reason={}", signal.id, decision.reason)
-            return
-        self._waiting.discard(signal.id)
+            return True
         now_ns = time.time_ns()
         if decision.verdict is risk.Verdict.REFUSE:
             reason = f"risk: {decision.reason}"
             if journaled:
                 self._journal.reject(signal.id, reason, now_ns)
-            else:
-                self._journal.record(signal, entry.received_ns, rejected=reason)
+            elif not record(signal, entry.received_ns, rejected=reason, payload=payload):
+                return False
+            self._waiting.discard(signal.id)
             self._metrics.orders.labels(result="risk_rejected").inc()
             logger.warning("signal rejected signal_id={} reason={}", signal.id, decision.reason)
-            return
+            return True
         order = order_for(signal, account, now_ns, quantity)
         # Committed as `sending` before the request leaves: a crash from here on is resolved
         # by asking the gateway about this client order id.
         if journaled:
             self._journal.mark_sending(order, signal.id, now_ns)
-        elif not self._journal.record(signal, entry.received_ns, order=order):
-            return  # journaled meanwhile: that row, not this decision, is what counts
+        elif not record(signal, entry.received_ns, order=order, payload=payload):
+            return False  # journaled before: that row, not this decision, is what counts
+        self._waiting.discard(signal.id)
         self._rate.record(time.monotonic_ns())
         self._place(order, entry)
+        return True
 
     def decide_waiting(self) -> None:
         self.recheck = False

@@ -123,8 +123,7 @@ class Executor:
         poller.register(replies, zmq.POLLIN)
         next_housekeeping = time.monotonic() + HOUSEKEEPING_S
         while not stop.is_set():
-            deadline_ms = self._orders.ms_to_deadline()
-            ready = dict(poller.poll(POLL_MS if deadline_ms is None else min(POLL_MS, deadline_ms)))
+            ready = dict(poller.poll(self._poll_ms()))
             # Order replies first: they settle orders that the next decisions may depend on.
             if replies in ready:
                 self._desk.take_replies()
@@ -145,8 +144,14 @@ class Executor:
                 next_housekeeping = time.monotonic() + HOUSEKEEPING_S
             elif self._desk.recheck:
                 self._desk.decide_waiting()  # e.g. an exit whose entry was just accepted
-            self._count_unresolved()
         logger.info("executor stopped")
+
+    def _poll_ms(self) -> int:
+        """How long the next poll may block: until the oldest order in flight times out, and
+        at most POLL_MS. (Spinning while a reply is due was measured: on two cores it took CPU
+        from the gateway and made the round trip slower, not faster.)"""
+        deadline_ms = self._orders.ms_to_deadline()
+        return POLL_MS if deadline_ms is None else min(POLL_MS, deadline_ms)
 
     # --- start-up and housekeeping ------------------------------------------------------------
 
@@ -165,6 +170,7 @@ class Executor:
         self._desk.decide_waiting()
         if time.monotonic() >= self._resync_due:
             self._resync()
+        self._count_unresolved()  # here, not per order: it is a query, and a gauge
 
     def _resync(self) -> None:
         """Journal and act on every signal the strategy emitted that never reached us.
@@ -227,11 +233,11 @@ class Executor:
         except DecodeError as bad:
             self._malformed("signals", bad)
             return
-        self._accept(signal)
+        self._accept(signal, frames[0])
 
-    def _accept(self, signal: Signal) -> None:
+    def _accept(self, signal: Signal, payload: bytes | None = None) -> None:
         self._metrics.signals_received.inc()
-        if not self._desk.take(signal, time.time_ns()):
+        if not self._desk.take(signal, time.time_ns(), payload):
             self._metrics.duplicate_signals.inc()
             logger.warning("duplicate signal ignored signal_id={}", signal.id)
             return

@@ -65,9 +65,8 @@ class PipelinedClient(Generic[T]):
         `expire` if no reply came in time."""
         request = Request(request_id=uuid.uuid4().hex, body=body)
         self.socket.send(encode(request))
-        now = time.monotonic()
         self._in_flight[request.request_id] = _InFlight(
-            tag, time.perf_counter(), now + self._timeout_s
+            tag, time.perf_counter(), time.monotonic() + self._timeout_s
         )
 
     def in_flight(self) -> list[T]:
