@@ -17,6 +17,7 @@ from pathlib import Path
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
 from aftm.domain.signals import Signal
+from aftm.wal import checkpoint_in_background
 from aftm.wire.codec import encode
 from aftm.wire.protocol import TradingMode
 from aftm_executor.entries import ENTRY_COLUMNS, JournalEntry, from_row
@@ -92,6 +93,7 @@ class Journal:
         self._db = sqlite3.connect(path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._checkpoints = checkpoint_in_background(self._db)  # off the loop: see aftm.wal
         self._db.executescript(_SCHEMA)
         self._add_missing_columns()
         self._book = PositionBook(self._load_positions(), self._load_fill_ids())
@@ -99,6 +101,8 @@ class Journal:
         self._settings = dict(self._db.execute("SELECT key, value FROM settings").fetchall())
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         self._db.close()
 
     def _add_missing_columns(self) -> None:

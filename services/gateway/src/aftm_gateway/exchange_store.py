@@ -16,6 +16,7 @@ from pathlib import Path
 from aftm.domain.orders import OrderFilled
 from aftm.domain.positions import Position
 from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
+from aftm.wal import checkpoint_in_background
 from aftm_gateway.db import connect, integer, transaction
 from aftm_gateway.matching import BookOrder
 
@@ -68,12 +69,15 @@ _SELECT_ORDERS = f"SELECT {_ORDER_COLUMNS} FROM orders"  # noqa: S608 - constant
 class ExchangeStore:
     def __init__(self, path: Path) -> None:
         self._db = connect(path, SCHEMA)
+        self._checkpoints = checkpoint_in_background(self._db)  # off the loop: see aftm.wal
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """Use as `with store.transaction():`; every write below must happen inside one."""
         return transaction(self._db)
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         self._db.close()
 
     def next_number(self, name: str) -> int:

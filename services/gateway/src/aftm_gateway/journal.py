@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aftm.domain.orders import PlaceOrder
 from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInForce
+from aftm.wal import checkpoint_in_background
 from aftm.wire.protocol import OrderSnapshot
 from aftm_gateway.db import connect, integer, transaction
 
@@ -78,8 +79,11 @@ def is_same_request(first: PlaceOrder, second: PlaceOrder) -> bool:
 class Journal:
     def __init__(self, path: Path) -> None:
         self._db = connect(path, SCHEMA)
+        self._checkpoints = checkpoint_in_background(self._db)  # off the loop: see aftm.wal
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         self._db.close()
 
     def lookup(self, client_order_id: str) -> JournalEntry | None:

@@ -21,6 +21,7 @@ from typing import TypeVar
 from aftm.domain.conditions import Condition
 from aftm.domain.signals import Signal
 from aftm.errors import AftmError, DecodeError, InvalidInput
+from aftm.wal import checkpoint_in_background
 from aftm.wire.codec import decode, encode
 
 SCHEMA_VERSION = 1
@@ -65,6 +66,7 @@ class StrategyStore:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self._checkpoints = checkpoint_in_background(connection)  # off the loop: see aftm.wal
 
     @classmethod
     def open(cls, path: Path) -> StrategyStore:
@@ -84,6 +86,8 @@ class StrategyStore:
         return store
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
         self._db.close()
 
     def conditions(self) -> list[Condition]:
