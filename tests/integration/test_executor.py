@@ -38,7 +38,9 @@ from aftm.wire.protocol import (
     GatewayHealth,
     GatewayHeartbeat,
     GetExecutorStatus,
+    GetSignals,
     ListAccounts,
+    ListSignalIds,
     ListSignals,
     OrderSnapshot,
     OrderUpdated,
@@ -47,6 +49,7 @@ from aftm.wire.protocol import (
     Request,
     SelectAccount,
     SetTradingMode,
+    SignalIdList,
     SignalList,
     TradingMode,
 )
@@ -237,14 +240,16 @@ class GatewayDouble:
 
 
 class StrategyDouble:
-    """Answers ListSignals from a thread; `signals` is what the strategy says it emitted."""
+    """Answers the resync's ListSignalIds and GetSignals from a thread; `signals` is what the
+    strategy says it emitted."""
 
     def __init__(self, context: Context) -> None:
         self.router = make_socket(context, zmq.ROUTER, bind="tcp://127.0.0.1:*")
         self.endpoint = bound_endpoint(self.router)
         self.signals: list[Signal] = []  # position i + 1 in the strategy's store
         self.asked = 0
-        self.cursors: list[int] = []  # the `after` of every ListSignals, in order
+        self.cursors: list[int] = []  # the `after` of every ListSignalIds, in order
+        self.fetched: list[tuple[str, ...]] = []  # the ids of every GetSignals, in order
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -255,11 +260,14 @@ class StrategyDouble:
                 continue
             identity, request = read_request(self.router.recv_multipart())
             self.asked += 1
-            if isinstance(request.body, ListSignals):
-                after, limit = request.body.after, request.body.limit
-                self.cursors.append(after)
-                page = tuple(self.signals[after : after + limit])
-                reply = ok(request, SignalList(page, last=after + len(page)))
+            body = request.body
+            if isinstance(body, ListSignalIds):
+                self.cursors.append(body.after)
+                page = tuple(s.id for s in self.signals[body.after : body.after + body.limit])
+                reply = ok(request, SignalIdList(page, last=body.after + len(page)))
+            elif isinstance(body, GetSignals):
+                self.fetched.append(body.ids)
+                reply = ok(request, SignalList(tuple(s for s in self.signals if s.id in body.ids)))
             else:
                 reply = error(request, ErrorCode.BAD_REQUEST, "not a strategy request")
             self.router.send_multipart(reply_frames(identity, reply))
@@ -535,6 +543,22 @@ def test_the_periodic_resync_asks_only_for_what_is_new(harness: Harness) -> None
     assert cursors[0] == 0
     assert set(cursors[1:]) <= {1, 2}, "after the first page the executor resumes from its cursor"
     assert 1 in cursors[1:]
+    # Whole signals are fetched only for ids the executor never received.
+    assert harness.strategy.fetched[:2] == [(first.id,), (second.id,)]
+
+
+def test_a_resync_fetches_only_the_signals_it_never_received(harness: Harness) -> None:
+    pushed, lost = a_signal(Side.BUY, condition="c1"), a_signal(Side.SELL, condition="c2")
+    harness.start(AFTM_EXECUTOR_RESYNC_INTERVAL_S="1")
+    harness.push(pushed)
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(pushed.id)
+
+    harness.strategy.signals = [pushed, lost]  # both emitted; only the first push arrived
+
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(lost.id)
+    assert harness.strategy.fetched == [(lost.id,)]
+    harness.wait_metric(ACCEPTED, 2)
+    assert harness.gateway.place_ids() == [client_order_id(pushed.id), client_order_id(lost.id)]
 
 
 def test_an_exit_waits_for_its_unanswered_entry(harness: Harness) -> None:

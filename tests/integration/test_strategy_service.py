@@ -36,11 +36,14 @@ from aftm.wire.protocol import (
     GatewayHealth,
     GatewayHeartbeat,
     GetHealth,
+    GetSignals,
     ListConditions,
+    ListSignalIds,
     ListSignals,
     RemoveCondition,
     Reply,
     Request,
+    SignalIdList,
     SignalList,
     tick_topic,
 )
@@ -332,6 +335,23 @@ def test_list_signals_returns_every_signal_after_a_restart(
         assert (refused_page.ok, refused_page.error_code) == (False, ErrorCode.INVALID)
     refused = strategy.request(AddCondition(a_condition(id="a")))  # its ids are spent
     assert (refused.ok, refused.error_code) == (False, ErrorCode.INVALID)
+
+    # The executor's periodic resync: ids by store position, then only the missing signals.
+    ids = [s.id for s in pushed]
+    assert strategy.request(ListSignalIds()).body == SignalIdList(tuple(ids), last=3)
+    assert strategy.request(ListSignalIds(after=1, limit=1)).body == SignalIdList((ids[1],), 2)
+    assert strategy.request(ListSignalIds(after=3)).body == SignalIdList((), last=3)
+    wanted = GetSignals(("a:exit", "never-emitted", "a:entry"))
+    assert strategy.request(wanted).body == SignalList((pushed[0], pushed[2]))  # emission order
+    bad_queries: tuple[ListSignalIds | GetSignals, ...] = (
+        ListSignalIds(after=-1),
+        ListSignalIds(limit=0),
+        ListSignalIds(limit=20_001),
+        GetSignals(tuple(f"x{n}" for n in range(5001))),
+    )
+    for bad_query in bad_queries:
+        refused_ids = strategy.request(bad_query)
+        assert (refused_ids.ok, refused_ids.error_code) == (False, ErrorCode.INVALID)
 
 
 def test_sequence_gaps_are_counted_and_restarts_are_not(

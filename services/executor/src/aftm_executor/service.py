@@ -24,11 +24,14 @@ from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import (
     FILL_TOPIC,
     HEARTBEAT_TOPIC,
+    MAX_SIGNAL_PAGE,
     ORDER_TOPIC,
     ExecutorStatus,
     GatewayHeartbeat,
-    ListSignals,
+    GetSignals,
+    ListSignalIds,
     OrderUpdated,
+    SignalIdList,
     SignalList,
 )
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
@@ -43,7 +46,7 @@ POLL_MS = 100  # how often the stop event is looked at
 HOUSEKEEPING_S = 1.0  # resolve unknown orders and retry waiting signals this often
 RESYNC_RETRY_S = 5.0  # after a failed signal resync; a success waits `resync_interval_s`
 RESYNC_TIMEOUT_MS = 1000  # the strategy answers from memory; don't stall the loop longer
-RESYNC_PAGE = 1000  # signals per ListSignals request: ~150 KB, far below the frame cap
+RESYNC_PAGE = 5000  # ids per ListSignalIds request: ~100 KB, far below the frame cap
 RESYNC_MAX_PAGES = 20  # per resync, so a long history cannot stall the loop; the rest follows
 
 
@@ -107,6 +110,7 @@ class Executor:
         self._control = Control(journal, gateway, self.status)
         self._resync_due = 0.0
         self._resync_after = 0  # strategy store position already resynced (0: from the start)
+        self._taken: set[str] = set()  # signal ids journaled since the last resync page
         self._unresolved = 0
         self._counted_at = -1  # journal changes at the last count of unresolved orders
         metrics.track_heartbeat_age(self.watch.age_s)
@@ -184,32 +188,55 @@ class Executor:
             if page is None:
                 self._resync_due = time.monotonic() + RESYNC_RETRY_S
                 return
-            if len(page.signals) < RESYNC_PAGE or self._resync_after <= before:
+            if len(page.ids) < RESYNC_PAGE or self._resync_after <= before:
                 break
         else:
             self._resync_due = time.monotonic()  # more pages wait: continue on the next round
             return
         self._resync_due = time.monotonic() + self._timing.resync_interval_s
 
-    def _resync_page(self) -> SignalList | None:
+    def _resync_page(self) -> SignalIdList | None:
+        """One page of ids; the whole signals are asked for only where an id is missing here.
+
+        Ids are cheap on both sides, where whole signals made each periodic resync stall the
+        strategy and this loop for tens of milliseconds.
+        """
+        timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
         try:
-            timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
-            query = ListSignals(after=self._resync_after, limit=RESYNC_PAGE)
+            query = ListSignalIds(after=self._resync_after, limit=RESYNC_PAGE)
             reply = self._strategy.request(query, timeout_ms=timeout_ms)
         except RequestTimedOut:
             logger.warning("signal resync failed reason=strategy did not answer")
             return None
-        if not reply.ok or not isinstance(reply.body, SignalList):
-            logger.warning("signal resync failed reason={}", reply.error or "no signal list")
+        if not reply.ok or not isinstance(reply.body, SignalIdList):
+            logger.warning("signal resync failed reason={}", reply.error or "no signal id list")
             return None
         page = reply.body
-        unknown = self._journal.unknown(s.id for s in page.signals)
-        missing = [s for s in page.signals if s.id in unknown]
-        for signal in sorted(missing, key=lambda s: s.ts_ns):  # an entry before its exit
-            logger.warning("signal recovered from the strategy signal_id={}", signal.id)
-            self._accept(signal)
+        # Ids journaled by this run need no query; the rest are looked up in the journal.
+        unknown = self._journal.unknown(i for i in page.ids if i not in self._taken)
+        self._taken.clear()  # every id taken so far is at or below this page's end, or later
+        if unknown and not self._recover_signals([i for i in page.ids if i in unknown]):
+            return None
         self._resync_after = max(page.last, self._resync_after)
         return page
+
+    def _recover_signals(self, ids: list[str]) -> bool:
+        """Fetch the signals with these ids and take them; False if the strategy did not say."""
+        timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
+        for start in range(0, len(ids), MAX_SIGNAL_PAGE):
+            query = GetSignals(tuple(ids[start : start + MAX_SIGNAL_PAGE]))
+            try:
+                reply = self._strategy.request(query, timeout_ms=timeout_ms)
+            except RequestTimedOut:
+                logger.warning("signal resync failed reason=strategy did not answer")
+                return False
+            if not reply.ok or not isinstance(reply.body, SignalList):
+                logger.warning("signal resync failed reason={}", reply.error or "no signal list")
+                return False
+            for signal in sorted(reply.body.signals, key=lambda s: s.ts_ns):  # entry, then exit
+                logger.warning("signal recovered from the strategy signal_id={}", signal.id)
+                self._accept(signal)
+        return True
 
     def _count_unresolved(self) -> None:
         changes = self._journal.changes
@@ -241,6 +268,7 @@ class Executor:
             self._metrics.duplicate_signals.inc()
             logger.warning("duplicate signal ignored signal_id={}", signal.id)
             return
+        self._taken.add(signal.id)
         # DEBUG: "order sending", "signal waiting" or "signal rejected" was logged at INFO
         # with the signal id, so INFO holds one line per signal, not two.
         logger.debug(

@@ -35,16 +35,20 @@ from aftm.errors import DecodeError
 from aftm.wire.codec import decode, encode
 from aftm.wire.protocol import (
     HEARTBEAT_TOPIC,
+    MAX_SIGNAL_ID_PAGE,
     MAX_SIGNAL_PAGE,
     AddCondition,
     ConditionList,
     ErrorCode,
     GatewayHeartbeat,
+    GetSignals,
     ListConditions,
+    ListSignalIds,
     ListSignals,
     RemoveCondition,
     Reply,
     Request,
+    SignalIdList,
     SignalList,
     tick_topic,
 )
@@ -257,6 +261,10 @@ class StrategyService:
             return ok(request, ConditionList(tuple(self._engine.conditions())))
         if isinstance(body, ListSignals):
             return self._list_signals(request, body)
+        if isinstance(body, ListSignalIds):
+            return self._list_signal_ids(request, body)
+        if isinstance(body, GetSignals):
+            return self._get_signals(request, body)
         name = type(body).__name__
         logger.warning("control request refused request={} reason=unsupported", name)
         return error(request, ErrorCode.BAD_REQUEST, f"the strategy does not serve {name}")
@@ -268,6 +276,20 @@ class StrategyService:
         page = self._store.signals(query.after, query.limit)
         last = page[-1][0] if page else query.after
         return ok(request, SignalList(tuple(signal for _, signal in page), last))
+
+    def _list_signal_ids(self, request: Request, query: ListSignalIds) -> Reply:
+        if query.after < 0 or not 1 <= query.limit <= MAX_SIGNAL_ID_PAGE:
+            message = f"after must be >= 0 and limit 1..{MAX_SIGNAL_ID_PAGE}, got {query}"
+            return error(request, ErrorCode.INVALID, message)
+        page = self._store.signal_ids(query.after, query.limit)
+        last = page[-1][0] if page else query.after
+        return ok(request, SignalIdList(tuple(signal_id for _, signal_id in page), last))
+
+    def _get_signals(self, request: Request, query: GetSignals) -> Reply:
+        if len(query.ids) > MAX_SIGNAL_PAGE:
+            message = f"at most {MAX_SIGNAL_PAGE} ids at a time, got {len(query.ids)}"
+            return error(request, ErrorCode.INVALID, message)
+        return ok(request, SignalList(tuple(self._store.signals_by_id(query.ids))))
 
     def _add(self, request: Request, condition: Condition) -> Reply:
         refusal = self._refusal(condition)

@@ -25,6 +25,7 @@ from aftm.wal import checkpoint_in_background
 from aftm.wire.codec import decode, encode
 
 SCHEMA_VERSION = 1
+_IDS_PER_QUERY = 500  # below SQLite's bound-parameter limit
 
 T = TypeVar("T")
 
@@ -117,6 +118,30 @@ class StrategyStore:
             (after, limit),
         )
         return [(position, _read(Signal, row_id, frame)) for position, row_id, frame in rows]
+
+    def signal_ids(self, after: int, limit: int) -> list[tuple[int, str]]:
+        """(position, id) in emission order after store position `after`, at most `limit`."""
+        rows = self._db.execute(
+            "SELECT position, id FROM signals WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [(int(position), str(row_id)) for position, row_id in rows]
+
+    def signals_by_id(self, ids: Iterable[str]) -> list[Signal]:
+        """The stored signals among `ids`, in emission order."""
+        wanted = list(dict.fromkeys(ids))
+        found: list[tuple[int, Signal]] = []
+        for start in range(0, len(wanted), _IDS_PER_QUERY):
+            chunk = wanted[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT position, id, frame FROM signals WHERE id IN ({marks})",  # noqa: S608 - only placeholders are interpolated
+                chunk,
+            )
+            found.extend(
+                (position, _read(Signal, row_id, frame)) for position, row_id, frame in rows
+            )
+        return [signal for _, signal in sorted(found, key=lambda found_at: found_at[0])]
 
     def has_signals(self, condition_id: str) -> bool:
         """Whether `condition_id` has emitted before: reusing its id would repeat signal ids."""

@@ -229,6 +229,33 @@ class SignalList:
     last: int = 0  # store position of the last signal listed (`after` when none): the next cursor
 
 
+MAX_SIGNAL_ID_PAGE = 20_000  # ids of ~20 bytes: well under the frame cap
+
+
+@dataclass(frozen=True, slots=True)
+class ListSignalIds:
+    """The ids of the signals emitted after store position `after`, oldest first, at most
+    `limit`: the executor's periodic resync compares ids, which costs both sides little, and
+    asks for whole signals (GetSignals) only for ids it never received."""
+
+    after: int = 0
+    limit: int = MAX_SIGNAL_ID_PAGE
+
+
+@dataclass(frozen=True, slots=True)
+class SignalIdList:
+    ids: tuple[str, ...]
+    last: int = 0  # store position of the last id listed (`after` when none): the next cursor
+
+
+@dataclass(frozen=True, slots=True)
+class GetSignals:
+    """The stored signals with these ids (at most MAX_SIGNAL_PAGE), in emission order; ids
+    never emitted are left out. Answered with a SignalList whose `last` is 0."""
+
+    ids: tuple[str, ...]
+
+
 # --- executor control -------------------------------------------------------------------------
 
 
