@@ -103,6 +103,9 @@ def wait_for(what: str, probe: Callable[[], T | None], log: Callable[[], str]) -
     raise AssertionError(f"gave up waiting for {what}:\n{log()}")
 
 
+GARBLED = Reply(request_id="garbled", ok=False)  # marker: answer with a malformed frame
+
+
 class GatewayDouble:
     """The gateway's two sockets, served by one thread (which owns both)."""
 
@@ -116,6 +119,7 @@ class GatewayDouble:
         self.orders: dict[str, OrderSnapshot] = {}
         self.drop_places = 0  # lost before the gateway: neither journaled nor answered
         self.mute_places = 0  # journaled, but the reply is lost
+        self.garble_places = 0  # journaled, and garbage comes back instead of the reply
         self.partial_ioc = False  # an IOC order gets one lot, the rest is cancelled
         self.hold_place_replies = False  # place replies wait for `release_place_replies`
         self._held: list[list[bytes]] = []
@@ -138,7 +142,9 @@ class GatewayDouble:
                     self.seen.append(request.body)
                     reply = self._answer(request)
                 self.requests.put(request.body)
-                if reply is not None and self.hold_place_replies:
+                if reply is GARBLED:
+                    self.router.send_multipart([identity, b"\x00garbage"])
+                elif reply is not None and self.hold_place_replies:
                     self._held.append(reply_frames(identity, reply))
                 elif reply is not None:
                     self.router.send_multipart(reply_frames(identity, reply))
@@ -165,6 +171,9 @@ class GatewayDouble:
             if self.mute_places:
                 self.mute_places -= 1
                 return None
+            if self.garble_places:
+                self.garble_places -= 1
+                return GARBLED
             return ok(request, snapshot)
         if isinstance(body, QueryOrder):
             found = self.orders.get(body.client_order_id)
@@ -679,6 +688,24 @@ def test_malformed_frames_are_counted_and_dropped(harness: Harness, context: Con
         assert harness.status().orders_sent == 1
     finally:
         control.close()
+
+
+def test_a_garbled_order_reply_is_counted_and_the_order_resolved_not_resent(
+    harness: Harness,
+) -> None:
+    harness.gateway.garble_places = 1
+    harness.start()
+    signal = a_signal()
+    order_id = client_order_id(signal.id)
+
+    harness.push(signal)
+
+    assert harness.expect(PlaceOrder).client_order_id == order_id  # answered with garbage
+    harness.wait_metric('aftm_executor_malformed_frames_total{socket="gateway"}', 1)
+    assert harness.expect(QueryOrder).client_order_id == order_id  # after the time-out
+    harness.wait_metric("aftm_executor_unknown_orders", 0)
+    assert harness.gateway.place_ids() == [order_id]  # the gateway had it: never resent
+    assert harness.journal_entry_state(signal) is SignalState.ACCEPTED
 
 
 @pytest.mark.parametrize(
