@@ -17,6 +17,7 @@ from pathlib import Path
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
 from aftm.domain.signals import Signal
+from aftm.sql import rows_in
 from aftm.wal import checkpoint_in_background
 from aftm.wire.codec import encode
 from aftm.wire.protocol import TradingMode
@@ -73,7 +74,6 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-_IDS_PER_QUERY = 500  # below SQLite's bound-parameter limit
 # Columns added after the first release, with their definitions, for journals created before.
 _ADDED_COLUMNS = {"acked_ns": "INTEGER"}
 
@@ -158,18 +158,10 @@ class Journal:
         return cursor.rowcount == 1
 
     def unknown(self, signal_ids: Iterable[str]) -> set[str]:
-        """Those of `signal_ids` never journaled (one query per few hundred ids, not per id)."""
-        wanted = list(dict.fromkeys(signal_ids))
-        known: set[str] = set()
-        for start in range(0, len(wanted), _IDS_PER_QUERY):
-            chunk = wanted[start : start + _IDS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT signal_id FROM signals WHERE signal_id IN ({marks})",  # noqa: S608 - only placeholders are interpolated
-                chunk,
-            )
-            known.update(row[0] for row in rows)
-        return set(wanted) - known
+        """Those of `signal_ids` never journaled."""
+        wanted = set(signal_ids)
+        query = "SELECT signal_id FROM signals WHERE signal_id IN ({marks})"
+        return wanted - {row[0] for row in rows_in(self._db, query, wanted)}
 
     @property
     def changes(self) -> int:

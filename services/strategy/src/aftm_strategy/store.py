@@ -21,11 +21,11 @@ from typing import TypeVar
 from aftm.domain.conditions import Condition
 from aftm.domain.signals import Signal
 from aftm.errors import AftmError, DecodeError, InvalidInput
+from aftm.sql import rows_in
 from aftm.wal import checkpoint_in_background
 from aftm.wire.codec import decode, encode
 
 SCHEMA_VERSION = 1
-_IDS_PER_QUERY = 500  # below SQLite's bound-parameter limit
 
 T = TypeVar("T")
 
@@ -129,19 +129,9 @@ class StrategyStore:
 
     def signals_by_id(self, ids: Iterable[str]) -> list[Signal]:
         """The stored signals among `ids`, in emission order."""
-        wanted = list(dict.fromkeys(ids))
-        found: list[tuple[int, Signal]] = []
-        for start in range(0, len(wanted), _IDS_PER_QUERY):
-            chunk = wanted[start : start + _IDS_PER_QUERY]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT position, id, frame FROM signals WHERE id IN ({marks})",  # noqa: S608 - only placeholders are interpolated
-                chunk,
-            )
-            found.extend(
-                (position, _read(Signal, row_id, frame)) for position, row_id, frame in rows
-            )
-        return [signal for _, signal in sorted(found, key=lambda found_at: found_at[0])]
+        query = "SELECT position, id, frame FROM signals WHERE id IN ({marks})"
+        found = sorted(rows_in(self._db, query, ids))  # by position: emission order
+        return [_read(Signal, row_id, frame) for _, row_id, frame in found]
 
     def has_signals(self, condition_id: str) -> bool:
         """Whether `condition_id` has emitted before: reusing its id would repeat signal ids."""
