@@ -23,23 +23,24 @@ CHECKPOINT_INTERVAL_S = 1.0
 class WalCheckpointer:
     """A thread checkpointing the WAL database at `path` every `interval_s` until `stop`."""
 
-    def __init__(self, path: Path, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
-        self.path = path
+    def __init__(self, path: Path | None, interval_s: float = CHECKPOINT_INTERVAL_S) -> None:
+        self.path = path  # None: a database without a file, nothing to checkpoint
         self._interval_s = interval_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name=f"checkpoint {path.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="wal checkpoints", daemon=True)
 
     def start(self) -> WalCheckpointer:
-        self._thread.start()
+        if self.path is not None:
+            self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        assert self.path is not None  # noqa: S101 - started only with a file
         db = sqlite3.connect(self.path, isolation_level=None)
         try:
             db.execute("PRAGMA busy_timeout=1000")
@@ -54,12 +55,12 @@ class WalCheckpointer:
 
 def checkpoint_in_background(
     connection: sqlite3.Connection, interval_s: float = CHECKPOINT_INTERVAL_S
-) -> WalCheckpointer | None:
+) -> WalCheckpointer:
     """Stop `connection` (in WAL mode) from checkpointing at commit and start a thread that
-    checkpoints its file instead; None, changing nothing, for a database without a file."""
+    checkpoints its file instead. A database without a file is left as it is (and the
+    checkpointer returned does nothing)."""
     rows = connection.execute("PRAGMA database_list").fetchall()
     path = next((file for _, name, file in rows if name == "main"), "")
-    if not path:
-        return None
-    connection.execute("PRAGMA wal_autocheckpoint=0")
-    return WalCheckpointer(Path(path), interval_s).start()
+    if path:
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+    return WalCheckpointer(Path(path) if path else None, interval_s).start()

@@ -101,8 +101,7 @@ class Journal:
         self._settings = dict(self._db.execute("SELECT key, value FROM settings").fetchall())
 
     def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.stop()
+        self._checkpoints.stop()
         self._db.close()
 
     def _add_missing_columns(self) -> None:

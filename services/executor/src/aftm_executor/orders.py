@@ -160,11 +160,6 @@ class OrderDesk:
         """Send the order; its answer comes back through `take_replies` or `expire`."""
         self._orders.send(order, Sent(order, entry))
 
-    @property
-    def in_flight(self) -> int:
-        """Orders sent whose answer has not come back yet."""
-        return len(self._orders.in_flight())
-
     def take_replies(self) -> None:
         """Apply every order reply waiting on the pipelined socket."""
         received = self._orders.receive()

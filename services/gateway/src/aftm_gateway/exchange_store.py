@@ -76,8 +76,7 @@ class ExchangeStore:
         return transaction(self._db)
 
     def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.stop()
+        self._checkpoints.stop()
         self._db.close()
 
     def next_number(self, name: str) -> int:

@@ -82,8 +82,7 @@ class Journal:
         self._checkpoints = checkpoint_in_background(self._db)  # off the loop: see aftm.wal
 
     def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.stop()
+        self._checkpoints.stop()
         self._db.close()
 
     def lookup(self, client_order_id: str) -> JournalEntry | None:

@@ -87,8 +87,7 @@ class StrategyStore:
         return store
 
     def close(self) -> None:
-        if self._checkpoints is not None:
-            self._checkpoints.stop()
+        self._checkpoints.stop()
         self._db.close()
 
     def conditions(self) -> list[Condition]:
