@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 import zmq
 from loguru import logger
@@ -41,6 +42,8 @@ from aftm_executor.journal import Journal
 from aftm_executor.metrics import ExecutorMetrics
 from aftm_executor.orders import OrderDesk, Sent
 from aftm_executor.risk import GatewayState, Limits, gateway_state
+
+Answer = TypeVar("Answer")
 
 POLL_MS = 100  # how often the stop event is looked at
 HOUSEKEEPING_S = 1.0  # resolve unknown orders and retry waiting signals this often
@@ -201,17 +204,10 @@ class Executor:
         Ids are cheap on both sides, where whole signals made each periodic resync stall the
         strategy and this loop for tens of milliseconds.
         """
-        timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
-        try:
-            query = ListSignalIds(after=self._resync_after, limit=RESYNC_PAGE)
-            reply = self._strategy.request(query, timeout_ms=timeout_ms)
-        except RequestTimedOut:
-            logger.warning("signal resync failed reason=strategy did not answer")
+        query = ListSignalIds(after=self._resync_after, limit=RESYNC_PAGE)
+        page = self._ask_strategy(query, SignalIdList)
+        if page is None:
             return None
-        if not reply.ok or not isinstance(reply.body, SignalIdList):
-            logger.warning("signal resync failed reason={}", reply.error or "no signal id list")
-            return None
-        page = reply.body
         # Ids journaled by this run need no query; the rest are looked up in the journal.
         unknown = self._journal.unknown(i for i in page.ids if i not in self._taken)
         self._taken.clear()  # every id taken so far is at or below this page's end, or later
@@ -222,21 +218,28 @@ class Executor:
 
     def _recover_signals(self, ids: list[str]) -> bool:
         """Fetch the signals with these ids and take them; False if the strategy did not say."""
-        timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
         for start in range(0, len(ids), MAX_SIGNAL_PAGE):
             query = GetSignals(tuple(ids[start : start + MAX_SIGNAL_PAGE]))
-            try:
-                reply = self._strategy.request(query, timeout_ms=timeout_ms)
-            except RequestTimedOut:
-                logger.warning("signal resync failed reason=strategy did not answer")
+            found = self._ask_strategy(query, SignalList)
+            if found is None:
                 return False
-            if not reply.ok or not isinstance(reply.body, SignalList):
-                logger.warning("signal resync failed reason={}", reply.error or "no signal list")
-                return False
-            for signal in sorted(reply.body.signals, key=lambda s: s.ts_ns):  # entry, then exit
+            for signal in sorted(found.signals, key=lambda s: s.ts_ns):  # entry, then exit
                 logger.warning("signal recovered from the strategy signal_id={}", signal.id)
                 self._accept(signal)
         return True
+
+    def _ask_strategy(self, query: object, answer: type[Answer]) -> Answer | None:
+        """The strategy's `answer` to a resync query; None (logged) if it gave none."""
+        try:
+            timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
+            reply = self._strategy.request(query, timeout_ms=timeout_ms)
+        except RequestTimedOut:
+            logger.warning("signal resync failed reason=strategy did not answer")
+            return None
+        if not reply.ok or not isinstance(reply.body, answer):
+            logger.warning("signal resync failed reason={}", reply.error or f"no {answer.__name__}")
+            return None
+        return reply.body
 
     def _count_unresolved(self) -> None:
         changes = self._journal.changes
