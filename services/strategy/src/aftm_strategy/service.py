@@ -32,7 +32,7 @@ from aftm.domain.conditions import Condition, Stage
 from aftm.domain.market import Tick
 from aftm.domain.signals import Signal
 from aftm.errors import DecodeError
-from aftm.wire.codec import decode, encode
+from aftm.wire.codec import decode
 from aftm.wire.protocol import (
     HEARTBEAT_TOPIC,
     MAX_SIGNAL_ID_PAGE,
@@ -81,7 +81,8 @@ class StrategyService:
         for condition in self._engine.conditions():
             self._count_stage(condition)
         self._last_seq: dict[str, int] = {}
-        self._outbox: deque[Signal] = deque()  # committed, not yet accepted by the PUSH socket
+        # Committed, not yet accepted by the PUSH socket: each signal with its stored frame.
+        self._outbox: deque[tuple[Signal, bytes]] = deque()
         self._unsaved: dict[str, Condition] = {}  # changed without a signal, by id; see above
         self._save_due = 0.0  # time.monotonic() by which `_unsaved` is written
         self._last_heartbeat: float | None = None  # time.monotonic()
@@ -148,8 +149,9 @@ class StrategyService:
             self._save_due = time.monotonic() + STAGE_SAVE_S
         self._unsaved.update((condition.id, condition) for condition in changes)
         if signals:
-            self._save_stages(signals)
-            self._emit(signals)  # committed: out first, bookkeeping and log lines after
+            self._emit(
+                signals, self._save_stages(signals)
+            )  # committed: out first, bookkeeping and log lines after
         for condition in changes:
             self._count_stage(condition)
         for signal in signals:
@@ -203,19 +205,22 @@ class StrategyService:
             self._gateway_alive = False
             logger.warning("gateway heartbeat lost age_s={:.1f}", age)
 
-    def _save_stages(self, signals: list[Signal] | None = None) -> None:
-        """Commit the unsaved stage changes, with `signals` if any, in one transaction."""
+    def _save_stages(self, signals: list[Signal] | None = None) -> list[bytes]:
+        """Commit the unsaved stage changes, with `signals` if any, in one transaction; the
+        signals' frames as stored."""
+        frames: list[bytes] = []
         if self._unsaved or signals:
-            self._store.save_tick_outcome(self._unsaved.values(), signals or ())
+            frames = self._store.save_tick_outcome(self._unsaved.values(), signals or ())
             self._unsaved.clear()
+        return frames
 
     # --- signals ----------------------------------------------------------------------------
 
-    def _emit(self, signals: list[Signal]) -> None:
-        for signal in signals:
+    def _emit(self, signals: list[Signal], frames: list[bytes]) -> None:
+        for signal, frame in zip(signals, frames, strict=True):
             # Behind a backlog a signal waits its turn, so the executor sees emission order.
-            if self._outbox or not self._push(signal):
-                self._outbox.append(signal)
+            if self._outbox or not self._push(signal, frame):
+                self._outbox.append((signal, frame))
                 self._metrics.deferred.inc()
                 logger.warning(
                     "signal push deferred id={} pending={}", signal.id, len(self._outbox)
@@ -223,14 +228,15 @@ class StrategyService:
         self._metrics.pending.set(len(self._outbox))
 
     def _flush(self) -> None:
-        while self._outbox and self._push(self._outbox[0]):
+        while self._outbox and self._push(*self._outbox[0]):
             self._outbox.popleft()
         self._metrics.pending.set(len(self._outbox))
 
-    def _push(self, signal: Signal) -> bool:
-        """Hand `signal` to the PUSH socket without blocking; False when it has no room."""
+    def _push(self, signal: Signal, frame: bytes) -> bool:
+        """Hand `signal`'s `frame` to the PUSH socket without blocking; False when it has no
+        room."""
         try:
-            self._signals.send(encode(signal), zmq.NOBLOCK)
+            self._signals.send(frame, zmq.NOBLOCK)
         except zmq.Again:
             return False
         self._metrics.latency.observe(max(0, time.time_ns() - signal.ts_ns) / 1e9)

@@ -141,16 +141,19 @@ class StrategyStore:
 
     def save_tick_outcome(
         self, changed_conditions: Iterable[Condition], signals: Iterable[Signal]
-    ) -> None:
-        """Persist what one tick did, all or nothing. Call before pushing any of `signals`."""
+    ) -> list[bytes]:
+        """Persist what one tick did, all or nothing. Call before pushing any of `signals`.
+
+        Returns the signals' frames as stored, in order: the bytes to push.
+        """
+        frames = [(s.id, s.condition_id, s.ts_ns, encode(s)) for s in signals]
         with self._transaction():
             self._db.executemany(
                 "UPDATE conditions SET stage = ?, frame = ? WHERE id = ?",
                 ((c.stage.value, encode(c), c.id) for c in changed_conditions),
             )
-            self._db.executemany(
-                _INSERT_SIGNAL, ((s.id, s.condition_id, s.ts_ns, encode(s)) for s in signals)
-            )
+            self._db.executemany(_INSERT_SIGNAL, frames)
+        return [frame for *_, frame in frames]
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
