@@ -12,16 +12,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from aftm.domain.orders import PlaceOrder
 from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
 from aftm.errors import InvalidInput
-from aftm.wire.protocol import OrderSnapshot
+from aftm.wire.protocol import GatewayHealth, OrderSnapshot, Request
 from aftm_gateway.desk import DUPLICATE, OrderDesk, check_request
 from aftm_gateway.errors import BrokerUnavailable, NotLoggedIn, OrderNotFound
 from aftm_gateway.exchange_store import ExchangeStore
+from aftm_gateway.handlers import RequestHandler
 from aftm_gateway.journal import Journal, JournalEntry, is_same_request
+from aftm_gateway.metrics import GatewayMetrics
 from aftm_gateway.sim import SimBroker
 from aftm_gateway.venue import VenueConfig
 
@@ -200,6 +203,34 @@ def test_a_reused_id_with_different_content_is_refused(venue: Venue) -> None:
     with pytest.raises(InvalidInput, match=r"client_order_id.*different order"):
         venue.desk.place(an_order(quantity=2), now_ns=2)
     assert venue.orders_at_exchange() == 1
+
+
+def test_an_answer_the_journal_fails_to_store_after_the_reply_stays_open_and_places_nothing(
+    venue: Venue, tmp_path: Path
+) -> None:
+    handler = RequestHandler(
+        venue.broker,
+        venue.desk,
+        GatewayMetrics(CollectorRegistry()),
+        lambda now: GatewayHealth("sim", True, now, now),
+    )
+    reply = handler.answer(Request("r1", an_order()), now_ns=1)
+    assert reply.ok  # the client has its answer; the journal write comes after
+    venue.journal.close()  # the write-up now fails with sqlite3.ProgrammingError
+
+    handler.after_reply()  # logged, not raised: the loop goes on
+
+    reopened = Journal(tmp_path / "journal.sqlite")
+    try:
+        entry = reopened.lookup("A1")
+        assert entry is not None
+        assert entry.is_open
+        repeated = OrderDesk(venue.broker, reopened).place(an_order(ts_ns=2), now_ns=2)
+        assert (repeated.snapshot, repeated.result) == (reply.body, DUPLICATE)
+        assert venue.orders_at_exchange() == 1
+    finally:
+        reopened.close()
+        venue.journal = reopened  # closed; the fixture's close() must not fail on it
 
 
 def test_an_open_entry_the_broker_knows_is_resolved_not_placed(venue: Venue) -> None:
