@@ -334,6 +334,12 @@ _WIRE_NAMES: tuple[tuple[type, str], ...] = (
     (p.SetTradingMode, "set_trading_mode"),
     (p.GetExecutorStatus, "get_executor_status"),
     (p.ExecutorStatus, "executor_status"),
+    (p.ManualOrder, "manual_order"),
+    (p.Flatten, "flatten"),
+    (p.ListTrades, "list_trades"),
+    (p.TradeOrder, "trade_order"),
+    (p.TradeView, "trade_view"),
+    (p.TradeList, "trade_list"),
 )
 
 

@@ -173,6 +173,9 @@ class GatewayHealth:
     logged_in: bool
     last_broker_event_ns: int  # 0: never
     ts_ns: int
+    # Client order ids under which the broker holds two orders (a second `place`): an alarm;
+    # the executor halts entries while it is not 0.
+    duplicate_orders: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +281,74 @@ class SetTradingMode:
 @dataclass(frozen=True, slots=True)
 class GetExecutorStatus:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class ManualOrder:
+    """A person's market order, placed by the executor as a trade of its own, under the same
+    risk checks as a signal's. `order_id` names the request: asking again with the same id
+    places nothing new and answers the same trade."""
+
+    order_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    account: str = ""  # empty: the executor's selected account
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten:
+    """Cancel working orders, then close every open trade at market (one symbol, or all)."""
+
+    symbol: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListTrades:
+    open_only: bool = False
+    limit: int = 200  # the newest trades, newest last
+
+
+@dataclass(frozen=True, slots=True)
+class TradeOrder:
+    """One order of a trade: its entry or one exit attempt."""
+
+    client_order_id: str
+    leg: str  # "entry" or "exit"
+    attempt: int
+    side: Side
+    quantity: int
+    filled_quantity: int
+    average_price: Decimal | None
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeView:
+    """One trade (a condition's round trip, or a manual order) as the executor holds it."""
+
+    trade_id: str
+    account: str
+    symbol: str
+    side: Side  # the entry's side
+    quantity: int  # asked for by the entry
+    state: str  # pending, entering, open, closing, done
+    reason: str  # why it is held, refused or done; empty when nothing is wrong
+    entry_filled: int
+    exit_filled: int
+    entry_price: Decimal | None  # average fill price of the entry
+    exit_price: Decimal | None
+    realised_points: Decimal
+    realised_twd: Decimal
+    opened_ns: int
+    updated_ns: int
+    orders: tuple[TradeOrder, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TradeList:
+    trades: tuple[TradeView, ...]
 
 
 @dataclass(frozen=True, slots=True)
