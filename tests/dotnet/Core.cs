@@ -42,8 +42,9 @@ namespace PFCF
         readonly HashSet<string> registered = new HashSet<string>();
         readonly object gate = new object();
         volatile bool loggedIn, tradeUp, quoteUp;
-        Thread quote;
-        int seq, burst, handlerErrors;
+        readonly List<KeyValuePair<DTrade.OrderObject, string>> held = new List<KeyValuePair<DTrade.OrderObject, string>>();
+        Thread quote, releaser;
+        int seq, burst, handlerErrors, ordersTaken;
         long delivered;
 
         public Core(PFCFAPI api, DoubleConfig config)
@@ -62,6 +63,7 @@ namespace PFCF
         public int HandlerErrors { get { return Volatile.Read(ref handlerErrors); } }
         public long Delivered { get { return Interlocked.Read(ref delivered); } }
         public int BurstLeft { get { return Volatile.Read(ref burst); } }
+        public int OrdersTaken { get { return Volatile.Read(ref ordersTaken); } }
         public double TicksPerSecond { get; set; }
 
         /// Runs an event raise; a handler that throws is counted (the gateway's never should).
@@ -110,8 +112,51 @@ namespace PFCF
                 : !Config.Accounts.Contains(order.ACTNO ?? "") ? "E102 unknown account " + order.ACTNO
                 : null;
             if (refusal != null) return Result(false, number, refusal, order.NOTE);
-            Post(Exchange.Place(order, number, Faults.RejectOrders));
+            Interlocked.Increment(ref ordersTaken);
+            Exchange.Taken(number, order.NOTE);
+            if (Holding) Hold(order, number);
+            else Book(order, number);
             return Result(true, number, null, order.NOTE);
+        }
+
+        bool Holding
+        {
+            get { return Faults.HoldOrders || (Config.HoldOrdersPath != "" && System.IO.File.Exists(Config.HoldOrdersPath)); }
+        }
+
+        void Book(DTrade.OrderObject order, string number)
+        {
+            Post(Exchange.Place(order, number, Faults.RejectOrders));
+            if (Faults.DuplicateOrders) Post(Exchange.Place(order, number, Faults.RejectOrders));
+        }
+
+        /// Keeps the order out of the book until holding ends, then books the held ones in order.
+        void Hold(DTrade.OrderObject order, string number)
+        {
+            lock (gate)
+            {
+                held.Add(new KeyValuePair<DTrade.OrderObject, string>(order, number));
+                if (releaser != null) return;
+                releaser = new Thread(Release) { IsBackground = true, Name = "pfcf-release" };
+                releaser.Start();
+            }
+        }
+
+        void Release()
+        {
+            while (true)
+            {
+                Thread.Sleep(10);
+                if (Holding) continue;
+                List<KeyValuePair<DTrade.OrderObject, string>> due;
+                lock (gate)
+                {
+                    due = new List<KeyValuePair<DTrade.OrderObject, string>>(held);
+                    held.Clear();
+                    if (due.Count == 0) { releaser = null; return; }
+                }
+                foreach (var pair in due) Guard(() => Book(pair.Key, pair.Value));
+            }
         }
 
         public DTrade.OrderResult Replace(DTrade.ReplaceObject replace)

@@ -13,6 +13,10 @@
 //   PFCF_DOUBLE_DUPLICATE_MATCHES  true: every OnMatch is raised twice
 //   PFCF_DOUBLE_OUT_OF_ORDER     true: an order's reports come in reverse order
 //   PFCF_DOUBLE_FAIL_LOGIN       true: every login fails
+//   PFCF_DOUBLE_HOLD_ORDERS_PATH while this file exists, orders are taken (ISSEND true) but reach
+//                                the book, queries and reports only once it is removed: a broker
+//                                that acknowledges late (the state file records them on arrival)
+//   PFCF_DOUBLE_DUPLICATE_ORDERS true: every order is booked twice under its NOTE (two order numbers)
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -22,13 +26,13 @@ namespace PFCF
 {
     public sealed class Faults
     {
-        public volatile bool RejectOrders, DuplicateMatches, OutOfOrder, FailLogin;
+        public volatile bool RejectOrders, DuplicateMatches, OutOfOrder, FailLogin, HoldOrders, DuplicateOrders;
         public volatile int ReplyDelayMs;
     }
 
     public sealed class DoubleConfig
     {
-        public string StatePath, User, Password;
+        public string StatePath, User, Password, HoldOrdersPath;
         public List<string> Accounts, Symbols;
         public double TicksPerSecond;
         public int Seed, StartPrice, MaxQuantity, LoginLatencyMs = 20;
@@ -47,12 +51,14 @@ namespace PFCF
                 Seed = Number("SEED", 1),
                 StartPrice = Number("START_PRICE", 23000),
                 MaxQuantity = Number("MAX_QUANTITY", 100),
+                HoldOrdersPath = Read("HOLD_ORDERS_PATH", ""),
             };
             config.Faults.RejectOrders = Flag("REJECT_ORDERS");
             config.Faults.ReplyDelayMs = Number("REPLY_DELAY_MS", 0);
             config.Faults.DuplicateMatches = Flag("DUPLICATE_MATCHES");
             config.Faults.OutOfOrder = Flag("OUT_OF_ORDER");
             config.Faults.FailLogin = Flag("FAIL_LOGIN");
+            config.Faults.DuplicateOrders = Flag("DUPLICATE_ORDERS");
             return config;
         }
 
@@ -94,6 +100,12 @@ namespace PFCF
         public bool DuplicateMatches { get { return core.Faults.DuplicateMatches; } set { core.Faults.DuplicateMatches = value; } }
         public bool OutOfOrder { get { return core.Faults.OutOfOrder; } set { core.Faults.OutOfOrder = value; } }
         public bool FailLogin { get { return core.Faults.FailLogin; } set { core.Faults.FailLogin = value; } }
+        /// Orders wait outside the book (unlisted, unreported) until this is switched off.
+        public bool HoldOrders { get { return core.Faults.HoldOrders; } set { core.Faults.HoldOrders = value; } }
+        /// Every order is booked twice under its NOTE.
+        public bool DuplicateOrders { get { return core.Faults.DuplicateOrders; } set { core.Faults.DuplicateOrders = value; } }
+        /// Order calls taken so far (sent to the broker, booked or held).
+        public int OrdersTaken { get { return core.OrdersTaken; } }
         public double TicksPerSecond { get { return core.TicksPerSecond; } set { core.TicksPerSecond = value; } }
 
         /// Event handlers that threw back into the DLL (a correct adapter keeps this at 0).

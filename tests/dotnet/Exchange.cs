@@ -11,6 +11,7 @@
 //     <accepted|filled|cancelled|rejected> <filled qty> <reason> <seq>   (latest line wins)
 //   F <orderNo> <match seq> <price> <qty>
 //   P <symbol> <last price>
+//   R <seq> <note>   an order call the broker took (booked at once, or later when held)
 // Fields are tab-separated. tests/support/dotnet.py reads the O lines as the broker's truth.
 using System;
 using System.Collections.Generic;
@@ -108,6 +109,12 @@ namespace PFCF
         public int LastPrice(string symbol)
         {
             lock (gate) { int price; return prices.TryGetValue(symbol, out price) ? price : 0; }
+        }
+
+        /// Records that an order call arrived: the broker's own count of what it was sent.
+        public void Taken(string seq, string note)
+        {
+            lock (gate) Write("R", seq, note ?? "");
         }
 
         public List<Report> Place(DTrade.OrderObject request, string seq, bool rejectAll)

@@ -105,6 +105,14 @@ def gateway_env(
     }
 
 
+def read_taken(state_path: Path) -> list[str]:
+    """The client order ids of every order call the double took, in order (held ones too)."""
+    if not state_path.exists():
+        return []
+    lines = state_path.read_text(encoding="utf-8").splitlines()
+    return [fields[2] for fields in (line.split("\t") for line in lines) if fields[0] == "R"]
+
+
 def read_orders(state_path: Path) -> list[DoubleOrder]:
     """The double's orders, oldest first, each in its latest state."""
     if not state_path.exists():
