@@ -21,10 +21,12 @@ from aftm.errors import AftmError, InvalidInput
 from aftm_console.backtest.report import DEFAULT_POINT_VALUES
 from aftm_console.backtest.runner import Backtest, Summary, run
 from aftm_console.commands.accounts import add_account_commands
+from aftm_console.commands.brakes import add_brake_commands
 from aftm_console.commands.conditions import add_condition_commands
 from aftm_console.commands.orders import add_order_commands
 from aftm_console.commands.session import add_session_commands
 from aftm_console.commands.status import add_status_command
+from aftm_console.commands.trades import add_trade_commands
 from aftm_console.errors import ConsoleError
 from aftm_console.menu import add_menu_command, menu_handler
 from aftm_console.parsing import Parser as _Parser
@@ -149,6 +151,8 @@ SUBCOMMANDS: Sequence[Callable[[Subparsers], None]] = (
     add_condition_commands,
     add_account_commands,
     add_order_commands,
+    add_trade_commands,
+    add_brake_commands,
     add_status_command,
     add_menu_command,
     add_run_command,

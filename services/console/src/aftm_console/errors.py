@@ -44,14 +44,23 @@ class ServiceDown(ConsoleError):
         self.service = service
 
 
-class OrderOutcomeUnknown(ConsoleError):
-    """The order may or may not have been placed: check before sending another one."""
+class OutcomeUnknown(ConsoleError):
+    """A request that changes things got no definite answer: check its effect before asking
+    again, because it may already have happened."""
 
     exit_code = EXIT_DOWN
 
+    def __init__(self, what: str, why: str, check: str) -> None:
+        super().__init__(f"{why}, so {what} is unknown; check it with: {check}")
+
+
+class OrderOutcomeUnknown(OutcomeUnknown):
+    """The order may or may not have been placed: check before sending another one."""
+
     def __init__(self, client_order_id: str, why: str) -> None:
         super().__init__(
-            f"{why}, so the outcome of order {client_order_id} is unknown; check it with: "
-            f"aftm orders (do not send it again as a new order)"
+            f"the outcome of order {client_order_id}",
+            why,
+            "aftm trades (do not send it again as a new order)",
         )
         self.client_order_id = client_order_id

@@ -39,3 +39,13 @@ def at_least_one(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
     return number
+
+
+def a_symbol(text: str) -> str:
+    """An argparse type: a symbol such as TXFL6, never empty nor holding blanks."""
+    symbol = text.strip()
+    if not symbol:
+        raise argparse.ArgumentTypeError("must not be empty, e.g. TXFL6")
+    if not symbol.isprintable() or any(char.isspace() for char in symbol):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a symbol, e.g. TXFL6")
+    return symbol

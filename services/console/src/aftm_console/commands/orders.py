@@ -1,30 +1,40 @@
-"""Manual market orders straight to the gateway, and the gateway's orders and positions."""
+"""Manual market orders through the executor, and the gateway's orders and positions.
+
+A manual order is a trade of the executor's own: it passes the same risk checks as a signal's
+entry and its fills count in the executor's net position, which an order sent straight to the
+gateway would bypass.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
 
-from aftm.domain.orders import PlaceOrder
 from aftm.domain.positions import Position
-from aftm.domain.types import OrderStatus, Side
+from aftm.domain.types import Side
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import (
     ErrorCode,
     ListOrders,
     ListPositions,
+    ManualOrder,
     OrderList,
-    OrderSnapshot,
     PositionList,
+    TradeView,
 )
-from aftm_console.commands.accounts import list_accounts, selected_account
 from aftm_console.commands.common import live, new_client_order_id
+from aftm_console.commands.trades import UNSETTLED_STATES, describe, list_trades
 from aftm_console.errors import ConsoleError, OrderOutcomeUnknown, ServiceDown, ServiceRefused
-from aftm_console.parsing import Subparsers, add_json_flag, at_least_one
-from aftm_console.render import ORDER_HEADERS, order_row, say, say_json, say_table
+from aftm_console.parsing import Subparsers, a_symbol, add_json_flag, at_least_one
+from aftm_console.render import ORDER_HEADERS, order_row, say, say_json, say_table, warn
 from aftm_console.services import Service, Services
 
 GATEWAY = Service.GATEWAY
+EXECUTOR = Service.EXECUTOR
+# How often to look at a trade whose entry is still working: the executor publishes no trade
+# updates, so the console asks; a market order usually settles within a few looks.
+FOLLOW_INTERVAL_S = 0.1
+FOLLOW_LIMIT = 50  # the newest trades hold the one just opened
 
 
 # --- operations (the menu calls these too) ---------------------------------------------------
@@ -32,53 +42,67 @@ GATEWAY = Service.GATEWAY
 
 def send_market_order(
     services: Services, symbol: str, side: Side, quantity: int, account: str = ""
-) -> OrderSnapshot:
-    """One market order under one new client order id; a retry reuses that id (deduplicated)."""
+) -> TradeView:
+    """One market order under one new order id, placed by the executor as a manual trade.
+
+    A time-out is retried once under the same id, which the executor deduplicates: a repeat
+    answers the trade the first request opened and places nothing new.
+    """
+    symbol = symbol.strip()
+    if not symbol:
+        raise InvalidInput("symbol", "must not be empty, e.g. TXFL6")
     if quantity < 1:
         raise InvalidInput("quantity", f"must be at least 1, got {quantity}")
-    account = account.strip() or default_account(services)
-    order = PlaceOrder(
-        client_order_id=new_client_order_id(),
-        account=account,
-        symbol=symbol.strip(),
-        side=side,
-        quantity=quantity,
-        ts_ns=time.time_ns(),
-    )
+    order = ManualOrder(new_client_order_id(), symbol, side, quantity, account.strip())
     say(
-        f"sending order {order.client_order_id}: market {side} {quantity} {order.symbol} "
-        f"on account {account}"
+        f"sending order {order.order_id}: market {side} {quantity} {symbol} through the "
+        f"executor on {order.account or 'its selected account'}"
     )
     try:
-        snapshot = services.ask(GATEWAY, order, OrderSnapshot, retries=1)
+        trade = services.ask(EXECUTOR, order, TradeView, retries=1)
     except ServiceDown:
         why = (
-            f"the gateway at {services.endpoint(GATEWAY)} did not answer within "
-            f"{services.settings.timeout_ms} ms"
+            f"the executor at {services.endpoint(EXECUTOR)} did not answer "
+            f"(asked twice, {services.settings.timeout_ms} ms each)"
         )
-        raise OrderOutcomeUnknown(order.client_order_id, why) from None
+        raise OrderOutcomeUnknown(order.order_id, why) from None
     except ServiceRefused as refused:
-        if refused.code is ErrorCode.UNAVAILABLE:  # the broker did not answer the gateway
-            why = f"the gateway could not get an answer from the broker ({refused.error})"
-            raise OrderOutcomeUnknown(order.client_order_id, why) from None
+        if refused.code is ErrorCode.UNAVAILABLE:  # the gateway or broker did not answer it
+            why = f"the executor could not learn it ({refused.error})"
+            raise OrderOutcomeUnknown(order.order_id, why) from None
         raise
-    _report(snapshot)
-    return snapshot
+    trade = _follow(services, trade)
+    _report(order.order_id, trade)
+    return trade
 
 
-def default_account(services: Services) -> str:
-    """The executor's selected account, else the broker session's only account."""
-    try:
-        selected = selected_account(services)
-    except (ServiceDown, ServiceRefused):
-        selected = ""
-    if selected:
-        return selected
-    accounts = list_accounts(services)
-    if len(accounts) == 1:
-        return accounts[0]
-    known = ", ".join(accounts) or "none"
-    raise InvalidInput("account", f"choose one with --account (accounts: {known})")
+def _follow(services: Services, trade: TradeView) -> TradeView:
+    """The trade once its entry has settled, or as last seen when the time-out runs out.
+
+    The order is already with the executor, so a failure to look again is only a warning.
+    """
+    deadline = time.monotonic() + services.settings.timeout_ms / 1000
+    while trade.state in UNSETTLED_STATES and time.monotonic() < deadline:
+        time.sleep(FOLLOW_INTERVAL_S)
+        try:
+            listed = list_trades(services, limit=FOLLOW_LIMIT)
+        except (ServiceDown, ServiceRefused) as failed:
+            warn(f"could not follow trade {trade.trade_id}: {failed}")
+            return trade
+        same = [t for t in listed.trades if t.trade_id == trade.trade_id]
+        if not same:
+            return trade
+        trade = same[0]
+    return trade
+
+
+def _report(order_id: str, trade: TradeView) -> None:
+    say(describe(trade))
+    if trade.state == "done" and trade.entry_filled == 0:
+        why = trade.reason or "no reason given"
+        raise ConsoleError(f"order {order_id} filled nothing: {why}")
+    if trade.state in UNSETTLED_STATES:
+        say("the entry is still working; follow it with: aftm trades --open")
 
 
 def show_orders(services: Services, *, as_json: bool = False) -> OrderList:
@@ -103,22 +127,14 @@ def show_positions(
     return listed.positions
 
 
-def _report(snapshot: OrderSnapshot) -> None:
-    order = snapshot.client_order_id
-    if snapshot.status is OrderStatus.REJECTED:
-        raise ConsoleError(f"order {order} was rejected: {snapshot.reason or 'no reason given'}")
-    fill = ""
-    if snapshot.filled_quantity:
-        fill = f", {snapshot.filled_quantity} filled at {snapshot.average_price}"
-    say(f"order {order} {snapshot.status}{fill} (broker order {snapshot.broker_order_id or '-'})")
-
-
 # --- subcommands -----------------------------------------------------------------------------
 
 
 def add_order_commands(commands: Subparsers) -> None:
-    parser = commands.add_parser("order", help="send a market order straight to the gateway")
-    parser.add_argument("--symbol", required=True, help="e.g. TXFL6")
+    parser = commands.add_parser(
+        "order", help="send a market order through the executor (risk checked, a trade of its own)"
+    )
+    parser.add_argument("--symbol", required=True, type=a_symbol, help="e.g. TXFL6")
     parser.add_argument("--side", required=True, choices=("buy", "sell"))
     parser.add_argument("--quantity", required=True, type=at_least_one, metavar="LOTS")
     parser.add_argument("--account", default="", help="default: the executor's selected account")
@@ -126,7 +142,9 @@ def add_order_commands(commands: Subparsers) -> None:
     listing = commands.add_parser("orders", help="every order the gateway knows")
     add_json_flag(listing)
     listing.set_defaults(handler=live(_orders))
-    positions = commands.add_parser("positions", help="net positions per account and symbol")
+    positions = commands.add_parser(
+        "positions", help="the broker's net positions per account and symbol"
+    )
     positions.add_argument("--account", default="", help="default: every account")
     add_json_flag(positions)
     positions.set_defaults(handler=live(_positions))
