@@ -16,7 +16,8 @@ from typing import TypeVar
 from aftm.domain.prices import whole_points
 from aftm.domain.types import Side
 from aftm.errors import AftmError, InvalidInput
-from aftm_console.commands import accounts, conditions, orders, session
+from aftm.wire.protocol import TradingMode
+from aftm_console.commands import accounts, brakes, conditions, orders, session, trades
 from aftm_console.commands.common import live
 from aftm_console.errors import ConsoleError
 from aftm_console.parsing import Subparsers
@@ -25,13 +26,16 @@ from aftm_console.run.command import RunOptions, run_all
 from aftm_console.services import Services
 
 T = TypeVar("T")
+# The seed's numbers keep their meaning; the executor's entries fill the gap at 9 and follow 10.
 MENU = """
 AFTM
    1 login                  2 logout
    3 register item          4 create condition
    5 select order account   6 send market order
    7 show futures           8 show positions
-  10 start all-in-one       0 exit"""
+   9 show trades           10 start all-in-one
+  11 halt trading          12 resume trading
+  13 flatten positions      0 exit"""
 
 
 class Cancelled(Exception):
@@ -48,7 +52,11 @@ def run_menu(services: Services, start_all: Callable[[], int]) -> int:
         "6": _market_order,
         "7": session.show_futures,
         "8": orders.show_positions,
+        "9": trades.show_trades,
         "10": lambda s: start_all(),
+        "11": lambda s: brakes.set_mode(s, TradingMode.HALTED),
+        "12": lambda s: brakes.set_mode(s, TradingMode.ACTIVE),
+        "13": _flatten,
     }
     say(MENU)
     while True:
@@ -63,7 +71,7 @@ def run_menu(services: Services, start_all: Callable[[], int]) -> int:
             continue
         entry = entries.get(choice)
         if entry is None:
-            say(f"{choice!r} is not on the menu: choose 0-8 or 10")
+            say(f"{choice!r} is not on the menu: choose one of its numbers")
             continue
         try:
             entry(services)
@@ -112,6 +120,14 @@ def _market_order(services: Services) -> None:
     quantity = _ask("quantity", _positive)
     account = _ask("account [the selected one]", _text, default="")
     orders.send_market_order(services, symbol, side, quantity, account)
+
+
+def _flatten(services: Services) -> None:
+    symbol = _ask("symbol [every symbol]", _text, default="")
+    scope = f"every open {symbol} position" if symbol else "every open position"
+    if not _ask(f"close {scope} at market? (y/n)", _yes):
+        raise Cancelled
+    brakes.flatten(services, symbol)
 
 
 # --- questions -------------------------------------------------------------------------------
