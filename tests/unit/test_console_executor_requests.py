@@ -259,7 +259,7 @@ def test_a_risk_refusal_passes_through_with_its_reason() -> None:
         (down(), f"the executor at {ENDPOINT} did not answer (asked twice, 200 ms each)"),
         (
             ServiceRefused("executor", "gateway did not answer", ErrorCode.UNAVAILABLE),
-            "the executor could not learn it (gateway did not answer)",
+            "the executor could not learn it: gateway did not answer",
         ),
     ],
 )

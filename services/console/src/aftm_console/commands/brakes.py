@@ -52,7 +52,7 @@ def flatten(services: Services, symbol: str = "") -> TradeList:
         raise _unknown(scope, why) from None
     except ServiceRefused as refused:
         if refused.code is ErrorCode.UNAVAILABLE:
-            raise _unknown(scope, f"the executor could not finish ({refused.error})") from None
+            raise _unknown(scope, f"the executor could not finish: {refused.error}") from None
         raise
     if listed.trades:
         say(f"closing {scope} at market: {len(listed.trades)} trade(s)")

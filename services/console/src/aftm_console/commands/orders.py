@@ -68,7 +68,7 @@ def send_market_order(
         raise OrderOutcomeUnknown(order.order_id, why) from None
     except ServiceRefused as refused:
         if refused.code is ErrorCode.UNAVAILABLE:  # the gateway or broker did not answer it
-            why = f"the executor could not learn it ({refused.error})"
+            why = f"the executor could not learn it: {refused.error}"
             raise OrderOutcomeUnknown(order.order_id, why) from None
         raise
     trade = _follow(services, trade)
