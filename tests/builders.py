@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from aftm.domain.conditions import Condition, Stage
 from aftm.domain.market import Tick
 from aftm.domain.signals import Signal, SignalKind, signal_id
@@ -45,8 +47,9 @@ def a_signal(
     condition: str = "c1",
     kind: SignalKind = SignalKind.ENTRY,
     quantity: int = 2,
-    ts_ns: int = 7,
+    ts_ns: int | None = None,
 ) -> Signal:
+    """`ts_ns`: the tick time; by default now, so an entry is fresh when it reaches the executor."""
     return Signal(
         id=signal_id(condition, kind),
         condition_id=condition,
@@ -55,5 +58,5 @@ def a_signal(
         kind=kind,
         quantity=quantity,
         price=17500,
-        ts_ns=ts_ns,
+        ts_ns=time.time_ns() if ts_ns is None else ts_ns,
     )

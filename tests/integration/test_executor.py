@@ -9,6 +9,7 @@ and fails with the executor's log instead of hanging.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import queue
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +35,7 @@ from aftm.wire.protocol import (
     HEARTBEAT_TOPIC,
     ORDER_TOPIC,
     AccountList,
+    CancelOrder,
     ErrorCode,
     ExecutorStatus,
     GatewayHealth,
@@ -55,10 +58,9 @@ from aftm.wire.protocol import (
 )
 from aftm.wire.reliable import ReliableClient
 from aftm.wire.sockets import bound_endpoint, error, make_socket, ok, read_request, reply_frames
-from aftm_executor.entries import JournalEntry
 from aftm_executor.journal import Journal
-from aftm_executor.sizing import client_order_id
-from aftm_executor.states import SignalState
+from aftm_executor.states import OrderState
+from aftm_executor.trades import Order, Phase, Trade, client_order_id
 from tests import builders
 from tests.support.processes import ServiceProcess, endpoint, free_port, http_json
 
@@ -179,6 +181,14 @@ class GatewayDouble:
             found = self.orders.get(body.client_order_id)
             if found is None:
                 return error(request, ErrorCode.NOT_FOUND, f"no order {body.client_order_id}")
+            return ok(request, found)
+        if isinstance(body, CancelOrder):
+            found = self.orders.get(body.client_order_id)
+            if found is None:
+                return error(request, ErrorCode.NOT_FOUND, f"no order {body.client_order_id}")
+            if found.status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED):
+                found = replace(found, status=OrderStatus.CANCELLED)
+                self.orders[body.client_order_id] = found
             return ok(request, found)
         if isinstance(body, ListAccounts):
             return ok(request, AccountList(self.accounts))
@@ -362,17 +372,24 @@ class Harness:
             assert self.process.stop() == 0, self.log()
             assert time.monotonic() - started < 3.0, self.log()
 
-    def journal_entry(self, signal: Signal) -> JournalEntry:
+    def journal_trade(self, trade_id: str) -> Trade:
         journal = Journal(self.journal_path)
         try:
-            entry = journal.get(signal.id)
-            assert entry is not None, f"{signal.id} was never journaled"
-            return entry
+            trade = journal.trade(trade_id)
+            assert trade is not None, f"trade {trade_id} was never journaled"
+            return trade
         finally:
             journal.close()
 
-    def journal_entry_state(self, signal: Signal) -> SignalState:
-        return self.journal_entry(signal).state
+    def journal_order(self, signal: Signal, attempt: int = 1) -> Order:
+        """The order the signal's `attempt` was journaled as."""
+        trade = self.journal_trade(signal.condition_id)
+        order = trade.order(client_order_id(signal.id, attempt))
+        assert order is not None, f"{signal.id} attempt {attempt} has no order:\n{self.log()}"
+        return order
+
+    def journal_order_state(self, signal: Signal) -> OrderState:
+        return self.journal_order(signal).state
 
     def close(self) -> None:
         running = self.process and self.process.process and self.process.process.poll() is None
@@ -439,11 +456,15 @@ def test_a_signal_becomes_one_order_and_its_fills_a_position(harness: Harness, s
     assert (position.account, position.net_quantity) == ("ACC1", side.sign * 2)
     assert position.average_price == Decimal("17501")
     harness.stop()
-    entry = harness.journal_entry(signal)
-    assert entry.state is SignalState.FILLED
+    assert harness.journal_order_state(signal) is OrderState.FILLED
+    assert harness.journal_trade(signal.condition_id).phase is Phase.OPEN
     # The accepting reply's arrival is on record for tick-to-ack audits.
-    assert entry.acked_ns is not None
-    assert entry.received_ns <= entry.acked_ns <= entry.updated_ns
+    with closing(sqlite3.connect(harness.journal_path)) as db:
+        received_ns, acked_ns = db.execute(
+            "SELECT s.received_ns, o.acked_ns FROM orders o JOIN signals s USING (signal_id)"
+        ).fetchone()
+    assert acked_ns is not None
+    assert received_ns <= acked_ns
     assert harness.gateway.place_ids() == [placed.client_order_id]
 
 
@@ -472,13 +493,13 @@ def test_a_burst_of_signals_sends_every_order_before_the_first_reply(harness: Ha
 
     placed = [harness.expect(PlaceOrder).client_order_id for _ in burst]  # none answered yet
     assert placed == [client_order_id(signal.id) for signal in burst]
-    assert all(harness.journal_entry_state(s) is SignalState.SENDING for s in burst)
+    assert all(harness.journal_order_state(s) is OrderState.SENDING for s in burst)
     harness.gateway.release_place_replies()
     harness.wait_metric(ACCEPTED, 3)
     assert harness.metric("aftm_executor_order_round_trip_seconds_count") == 3
     assert harness.metric('aftm_executor_orders_total{result="unknown"}') == 0
     harness.stop()
-    assert all(harness.journal_entry_state(s) is SignalState.ACCEPTED for s in burst)
+    assert all(harness.journal_order_state(s) is OrderState.ACCEPTED for s in burst)
 
 
 def test_an_unanswered_order_is_queried_then_resent_under_the_same_id(harness: Harness) -> None:
@@ -515,7 +536,7 @@ def test_a_killed_executor_never_asks_for_a_second_order_id(harness: Harness, lo
     assert harness.expect(PlaceOrder).client_order_id == order_id
 
     process.kill()
-    assert harness.journal_entry_state(signal) is SignalState.SENDING
+    assert harness.journal_order_state(signal) is OrderState.SENDING
     harness.start()
 
     assert harness.expect(QueryOrder).client_order_id == order_id
@@ -523,7 +544,7 @@ def test_a_killed_executor_never_asks_for_a_second_order_id(harness: Harness, lo
     harness.gateway.fill(order_id)
     wait_for("the fill", lambda: harness.status().positions, harness.log)
     harness.stop()
-    assert harness.journal_entry_state(signal) is SignalState.FILLED
+    assert harness.journal_order_state(signal) is OrderState.FILLED
     expected = [order_id, order_id] if lost == "request" else [order_id]
     assert harness.gateway.place_ids() == expected
 
@@ -570,7 +591,9 @@ def test_a_resync_fetches_only_the_signals_it_never_received(harness: Harness) -
     assert harness.gateway.place_ids() == [client_order_id(pushed.id), client_order_id(lost.id)]
 
 
-def test_an_exit_waits_for_its_unanswered_entry(harness: Harness) -> None:
+def test_an_exit_waits_for_its_unanswered_entry_and_closes_only_what_reached_the_market(
+    harness: Harness,
+) -> None:
     harness.gateway.drop_places = 1
     harness.start()
     entry = a_signal(condition="c1")
@@ -581,9 +604,14 @@ def test_an_exit_waits_for_its_unanswered_entry(harness: Harness) -> None:
     entry_id = client_order_id(entry.id)
     assert harness.expect(PlaceOrder).client_order_id == entry_id  # lost
     assert harness.expect(QueryOrder).client_order_id == entry_id  # not found
-    assert harness.expect(PlaceOrder).client_order_id == entry_id  # the same order again
-    assert harness.expect(PlaceOrder).client_order_id == client_order_id(an_exit(entry).id)
-    assert harness.metric(RISK_REJECTED) == 0
+    # The entry never reached the market and its exit has come: neither goes out.
+    trade = wait_for(
+        "the trade to end",
+        lambda: (t := harness.journal_trade("c1")).is_done and t,
+        harness.log,
+    )
+    assert "exit came before the entry reached the market" in trade.refused
+    assert harness.gateway.place_ids() == [entry_id]
 
 
 @SIDES
@@ -608,8 +636,8 @@ def test_entries_need_a_live_gateway_and_exits_go_out(harness: Harness, gateway:
     harness.start()
     opened = a_signal(condition="c1")
     harness.push(opened)
-    harness.expect(PlaceOrder)
-    harness.wait_metric(ACCEPTED, 1)
+    harness.gateway.fill(harness.expect(PlaceOrder).client_order_id)
+    harness.wait_metric("aftm_executor_fills_total", 1)
 
     if gateway == "silent":
         harness.gateway.heartbeats = False
@@ -619,8 +647,8 @@ def test_entries_need_a_live_gateway_and_exits_go_out(harness: Harness, gateway:
     refused = a_signal(condition="c2")
     harness.push(refused)
     harness.wait_metric(RISK_REJECTED, 1)
-    harness.push(an_exit(refused))  # its entry never reached the market: refused too
-    harness.wait_metric(RISK_REJECTED, 2)
+    harness.push(an_exit(refused))  # its entry never reached the market: nothing to close
+    wait_for("the exit", lambda: harness.journal_trade("c2").exit_wanted, harness.log)
     harness.push(an_exit(opened))
     if gateway == "logged_out":  # held until the broker session is back, then sent
         with pytest.raises(queue.Empty):
@@ -631,15 +659,12 @@ def test_entries_need_a_live_gateway_and_exits_go_out(harness: Harness, gateway:
     assert placed.client_order_id == client_order_id(an_exit(opened).id)
     assert placed.side is Side.SELL
     assert client_order_id(refused.id) not in harness.gateway.place_ids()
-    assert harness.status().signals_rejected == 2
+    assert harness.status().signals_rejected == 1
     harness.stop()
-    journal = Journal(harness.journal_path)
-    try:
-        refused_exit = journal.get(an_exit(refused).id)
-        assert refused_exit is not None
-        assert "reverse position" in refused_exit.reason
-    finally:
-        journal.close()
+    closed_nothing = harness.journal_trade("c2")
+    assert closed_nothing.is_done
+    assert closed_nothing.refused.startswith("risk: gateway")
+    assert closed_nothing.orders == ()
 
 
 def test_account_and_mode_come_from_the_console_and_survive_a_restart(harness: Harness) -> None:
@@ -705,7 +730,7 @@ def test_a_garbled_order_reply_is_counted_and_the_order_resolved_not_resent(
     assert harness.expect(QueryOrder).client_order_id == order_id  # after the time-out
     wait_for(
         "the order resolved as accepted",
-        lambda: harness.journal_entry_state(signal) is SignalState.ACCEPTED or None,
+        lambda: harness.journal_order_state(signal) is OrderState.ACCEPTED or None,
         harness.log,
     )
     harness.wait_metric("aftm_executor_unknown_orders", 0)

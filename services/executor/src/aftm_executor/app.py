@@ -16,9 +16,9 @@ from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import FILL_TOPIC, HEARTBEAT_TOPIC, ORDER_TOPIC
 from aftm.wire.reliable import ReliableClient
 from aftm.wire.sockets import make_socket
+from aftm_executor.desk import Policy, Sent
 from aftm_executor.journal import Journal
 from aftm_executor.metrics import ExecutorMetrics
-from aftm_executor.orders import Sent
 from aftm_executor.risk import Limits
 from aftm_executor.service import Executor, Sockets, Timing
 from aftm_executor.settings import ExecutorSettings
@@ -72,15 +72,20 @@ def main() -> int:
         orders=orders,
         strategy=strategy,
         sockets=sockets,
-        limits=Limits(
-            max_lots_per_order=settings.max_lots_per_order,
-            max_net_position=settings.max_net_position,
-            max_orders_per_minute=settings.max_orders_per_minute,
+        policy=Policy(
+            limits=Limits(
+                max_lots_per_order=settings.max_lots_per_order,
+                max_net_position=settings.max_net_position,
+                max_orders_per_minute=settings.max_orders_per_minute,
+                max_account_lots_tx=settings.max_account_lots_tx,
+            ),
+            max_entry_age_s=settings.max_entry_age_s,
         ),
         metrics=ExecutorMetrics(registry),
         timing=Timing(
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
             resync_interval_s=settings.resync_interval_s,
+            retention_days=settings.retention_days,
         ),
     )
     try:

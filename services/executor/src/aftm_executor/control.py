@@ -1,36 +1,57 @@
-"""Control requests from the console: select the account, set the trading mode, report status.
+"""Control requests from the console: account, trading mode, manual orders, flatten, trades.
 
-Both choices are journaled, so a restarted executor keeps trading the way it was told to.
+Choices are journaled, so a restarted executor keeps trading the way it was told to. A manual
+order is a trade of its own, decided by the same trade model as a signal's (same risk checks,
+journaled, in the book); flatten closes every live trade through that same lifecycle.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from loguru import logger
 
+from aftm.domain.types import Side
 from aftm.wire.protocol import (
     AccountList,
     ErrorCode,
     ExecutorStatus,
+    Flatten,
     GetExecutorStatus,
     ListAccounts,
+    ListTrades,
+    ManualOrder,
     Reply,
     Request,
     SelectAccount,
     SetTradingMode,
+    TradeList,
+    TradeView,
 )
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
 from aftm.wire.sockets import error, ok
+from aftm_executor import trades
+from aftm_executor.desk import OrderDesk
 from aftm_executor.journal import Journal
+from aftm_executor.trades import Phase, Trade
+from aftm_executor.views import trade_view
+
+MAX_ORDER_ID = 40
+MAX_TRADES_LISTED = 1000
 
 
 class Control:
     def __init__(
-        self, journal: Journal, gateway: ReliableClient, status: Callable[[], ExecutorStatus]
+        self,
+        journal: Journal,
+        gateway: ReliableClient,
+        desk: OrderDesk,
+        status: Callable[[], ExecutorStatus],
     ) -> None:
         self._journal = journal
         self._gateway = gateway
+        self._desk = desk
         self._status = status
 
     def answer(self, request: Request) -> Reply:
@@ -40,7 +61,17 @@ class Control:
         if isinstance(body, SetTradingMode):
             self._journal.set_mode(body.mode)
             logger.warning("trading mode set mode={}", body.mode)
+            self._desk.sweep()  # exits held by HALTED go out now, and entries see the mode
             return ok(request, self._status())
+        if isinstance(body, ManualOrder):
+            return self._manual(request, body)
+        if isinstance(body, Flatten):
+            closing = self._desk.flatten(body.symbol.strip())
+            return ok(request, TradeList(tuple(self._view(trade) for trade in closing)))
+        if isinstance(body, ListTrades):
+            limit = max(1, min(body.limit, MAX_TRADES_LISTED))
+            found = self._journal.recent_trades(limit, open_only=body.open_only)
+            return ok(request, TradeList(tuple(self._view(trade) for trade in found)))
         if isinstance(body, GetExecutorStatus):
             return ok(request, self._status())
         name = type(body).__name__
@@ -67,3 +98,51 @@ class Control:
         self._journal.set_account(account)
         logger.info("account selected account={}", account)
         return ok(request, self._status())
+
+    def _manual(self, request: Request, body: ManualOrder) -> Reply:
+        problem = _manual_problem(body)
+        if problem:
+            return error(request, ErrorCode.INVALID, problem)
+        account = body.account.strip() or self._journal.account()
+        if not account:
+            return error(request, ErrorCode.INVALID, "no account given and none selected")
+        trade = trades.manual(
+            body.order_id,
+            account,
+            body.symbol.strip(),
+            body.side,
+            body.quantity,
+            time.time_ns(),
+        )
+        stored = self._desk.manual(trade)
+        logger.info(
+            "manual order taken trade_id={} symbol={} side={} quantity={} state={}",
+            stored.trade_id,
+            stored.symbol,
+            stored.side,
+            stored.quantity,
+            stored.phase,
+        )
+        if stored.refused and stored.phase is Phase.DONE and not stored.orders:
+            return error(request, ErrorCode.REJECTED, stored.refused)
+        return ok(request, self._view(stored))
+
+    def _view(self, trade: Trade) -> TradeView:
+        fills = self._journal.fill_values(order.client_order_id for order in trade.orders)
+        return trade_view(trade, fills)
+
+
+def _manual_problem(body: ManualOrder) -> str:
+    """Why a manual order cannot be taken as given; empty when it can."""
+    order_id = body.order_id
+    if not order_id or len(order_id) > MAX_ORDER_ID or not order_id.isascii():
+        return f"order_id must be 1 to {MAX_ORDER_ID} ASCII characters"
+    if not order_id.replace("-", "").replace("_", "").isalnum():
+        return "order_id may hold letters, digits, '-' and '_' only"
+    if not body.symbol.strip():
+        return "symbol is empty"
+    if not isinstance(body.side, Side):
+        return "side must be buy or sell"
+    if body.quantity < 1:
+        return f"quantity must be at least 1, got {body.quantity}"
+    return ""

@@ -1,81 +1,57 @@
-"""The executor's SQLite journal: every signal, its one order, fills, positions and settings.
+"""The executor's SQLite journal: signals, trades with their orders, fills, positions, settings.
 
-A signal is written (and committed) before anything is sent on its behalf, so a killed executor
-finds on restart exactly what it had started: `received` entries are still to be decided,
-`sending`/`unknown` ones are asked about at the gateway under their one client order id.
-WAL with synchronous=NORMAL keeps every commit across a killed process.
+Whatever the executor sends is journaled first: a trade and its new order are committed in one
+transaction before the request leaves, so a killed executor finds on restart exactly what it
+had started: `sending`/`unknown` orders are asked about at the gateway under their client order
+id, and every other decision is made again from the trades as stored. Those commits are durable
+(synchronous=FULL: a power loss must not forget an order the broker may have); the rest commit
+with NORMAL, which WAL keeps across a killed process and the next FULL commit makes durable too.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from aftm.domain.orders import OrderFilled, PlaceOrder
+from aftm.domain.orders import OrderFilled
 from aftm.domain.positions import Position
 from aftm.domain.signals import Signal
 from aftm.sql import rows_in
 from aftm.wal import checkpoint_in_background
 from aftm.wire.codec import encode
 from aftm.wire.protocol import TradingMode
-from aftm_executor.entries import ENTRY_COLUMNS, JournalEntry, from_row
+from aftm_executor.journal_rows import (
+    ORDER_COLUMNS,
+    ORDER_READ_COLUMNS,
+    SCHEMA,
+    TRADE_COLUMNS,
+    order_values,
+    trade_from_rows,
+    trade_values,
+)
 from aftm_executor.positions import PositionBook
-from aftm_executor.sizing import client_order_id
-from aftm_executor.states import UNRESOLVED, WORKING, SignalState, advance
+from aftm_executor.states import UNRESOLVED, WORKING
+from aftm_executor.trades import Leg, Order, Trade
 
-# Rows that can still add to an exposure: the order is in flight or working, or a report said
-# more filled than the fills seen so far. Written out (not bound) in both the partial index and
-# the exposure query, as SQLite only uses a partial index whose condition the query repeats;
-# without it every decision would scan the whole history of the symbol.
 _OPEN_STATES = ",".join(f"'{state.value}'" for state in sorted(UNRESOLVED | WORKING))
-_OPEN_ROWS = f"(state IN ({_OPEN_STATES}) OR reported_filled > fill_quantity)"
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS signals (
-    signal_id TEXT PRIMARY KEY,
-    payload BLOB NOT NULL,              -- the Signal, codec-encoded
-    client_order_id TEXT NOT NULL UNIQUE,
-    symbol TEXT NOT NULL,
-    side TEXT NOT NULL,
-    order_quantity INTEGER NOT NULL,    -- the signal's, until the order is sent with its own
-    account TEXT NOT NULL DEFAULT '',   -- set when the order is first sent
-    state TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    sent INTEGER NOT NULL DEFAULT 0,
-    reported_filled INTEGER NOT NULL DEFAULT 0,  -- the largest filled quantity a report gave
-    fill_quantity INTEGER NOT NULL DEFAULT 0,    -- the sum of fills seen
-    received_ns INTEGER NOT NULL,
-    updated_ns INTEGER NOT NULL,
-    acked_ns INTEGER  -- when the gateway's reply accepting the order was read; NULL until then
-);
-CREATE INDEX IF NOT EXISTS signals_by_state ON signals (state);
-CREATE INDEX IF NOT EXISTS signals_open ON signals (account, symbol) WHERE {_OPEN_ROWS};
-CREATE TABLE IF NOT EXISTS fills (
-    fill_id TEXT PRIMARY KEY,
-    client_order_id TEXT NOT NULL,
-    account TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    side TEXT NOT NULL,
-    quantity INTEGER NOT NULL,
-    price TEXT NOT NULL,
-    ts_ns INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS positions (
-    account TEXT NOT NULL,
-    symbol TEXT NOT NULL,
-    net_quantity INTEGER NOT NULL,
-    average_price TEXT NOT NULL,
-    PRIMARY KEY (account, symbol)
-);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+# Rows that can still add to an exposure: in flight or working, or reported filled beyond the
+# fills seen. Written out in the partial index and the queries alike (SQLite only uses a
+# partial index whose condition the query repeats).
+OPEN_ORDERS = f"(state IN ({_OPEN_STATES}) OR reported_filled > fill_quantity)"
 
 
-# Columns added after the first release, with their definitions, for journals created before.
-_ADDED_COLUMNS = {"acked_ns": "INTEGER"}
+_PRUNE = (
+    "DELETE FROM fills WHERE client_order_id IN (SELECT client_order_id FROM orders"
+    " WHERE trade_id IN (SELECT trade_id FROM trades WHERE done = 1 AND updated_ns < ?))",
+    "DELETE FROM orders WHERE trade_id IN"
+    " (SELECT trade_id FROM trades WHERE done = 1 AND updated_ns < ?)",
+    "DELETE FROM signals WHERE trade_id IN"
+    " (SELECT trade_id FROM trades WHERE done = 1 AND updated_ns < ?)",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,17 +62,24 @@ class Counts:
     unresolved: int
 
 
+@dataclass(frozen=True, slots=True)
+class FillValue:
+    """What an order's fills add up to: quantity and quantity x price."""
+
+    quantity: int
+    value: Decimal
+
+
 class Journal:
     """One connection, owned by the service thread."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path)
+        self._db = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._checkpoints = checkpoint_in_background(self._db)  # off the loop: see aftm.wal
-        self._db.executescript(_SCHEMA)
-        self._add_missing_columns()
-        self._book = PositionBook(self._load_positions(), self._load_fill_ids())
+        self._db.executescript(SCHEMA.format(open_orders=OPEN_ORDERS))
+        self._book = PositionBook(self._load_positions())
         # Read on every decision; only this connection writes them.
         self._settings = dict(self._db.execute("SELECT key, value FROM settings").fetchall())
 
@@ -104,193 +87,153 @@ class Journal:
         self._checkpoints.stop()
         self._db.close()
 
-    def _add_missing_columns(self) -> None:
-        """Bring a journal written by an older build up to the current columns, in place."""
-        present = {row[1] for row in self._db.execute("PRAGMA table_info(signals)")}
-        with self._db:
-            for name, definition in _ADDED_COLUMNS.items():
-                if name not in present:
-                    self._db.execute(f"ALTER TABLE signals ADD COLUMN {name} {definition}")
+    @contextmanager
+    def _transaction(self, *, durable: bool = False) -> Iterator[None]:
+        if durable:
+            self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        finally:
+            if durable:
+                self._db.execute("PRAGMA synchronous=NORMAL")
 
-    # --- signals ----------------------------------------------------------------------------
+    # --- signals and trades -----------------------------------------------------------------
 
-    def record(
-        self,
-        signal: Signal,
-        now_ns: int,
-        *,
-        order: PlaceOrder | None = None,
-        rejected: str = "",
-        payload: bytes | None = None,
+    def take_signal(
+        self, signal: Signal, received_ns: int, trade: Trade, payload: bytes | None = None
     ) -> bool:
-        """Journal a new signal; False (and nothing written) if already journaled.
-
-        Plain, it is `received`, still to be decided. With its decision it is written decided
-        in the same commit: `sending` the `order`, or `rejected` for the reason given.
-        `payload`: the signal as encoded already (its frame as received), else it is encoded.
-        """
-        state, account, quantity = SignalState.RECEIVED, "", signal.quantity
-        if order is not None:
-            state, account, quantity = SignalState.SENDING, order.account, order.quantity
-        elif rejected:
-            state = SignalState.REJECTED
-        with self._db:
+        """Journal a new signal with its trade as it now stands, in one commit; False (and
+        nothing written) if the signal was journaled before."""
+        with self._transaction(durable=_sends(trade)):
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO signals (signal_id, payload, client_order_id, symbol,"
-                " side, order_quantity, account, state, reason, sent, received_ns, updated_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO signals (signal_id, trade_id, payload, received_ns)"
+                " VALUES (?,?,?,?)",
                 (
                     signal.id,
+                    signal.condition_id,
                     encode(signal) if payload is None else payload,
-                    client_order_id(signal.id),
-                    signal.symbol,
-                    signal.side.value,
-                    quantity,
-                    account,
-                    state.value,
-                    rejected,
-                    int(order is not None),
-                    now_ns,
-                    now_ns,
+                    received_ns,
                 ),
             )
-        return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            self._write(trade)
+        return True
 
-    def unknown(self, signal_ids: Iterable[str]) -> set[str]:
+    def save(self, trade: Trade) -> None:
+        """Store the trade as it now stands (its orders included); durable when an order is on
+        its way, so that nothing the broker may receive is forgotten."""
+        with self._transaction(durable=_sends(trade)):
+            self._write(trade)
+
+    def _write(self, trade: Trade) -> None:
+        self._db.execute(
+            f"INSERT OR REPLACE INTO trades ({TRADE_COLUMNS}) VALUES"  # noqa: S608 - constants
+            f" ({','.join('?' * len(TRADE_COLUMNS.split(',')))})",
+            trade_values(trade),
+        )
+        for order in trade.orders:
+            self._db.execute(
+                f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES"  # noqa: S608 - constants
+                f" ({','.join('?' * len(ORDER_COLUMNS.split(',')))})"
+                " ON CONFLICT (client_order_id) DO UPDATE SET state = excluded.state,"
+                " reason = excluded.reason, quantity = excluded.quantity,"
+                " reported_filled = MAX(reported_filled, excluded.reported_filled),"
+                " sent_ns = excluded.sent_ns, updated_ns = excluded.updated_ns",
+                order_values(trade, order),
+            )
+
+    def trade(self, trade_id: str) -> Trade | None:
+        row = self._db.execute(
+            f"SELECT {TRADE_COLUMNS} FROM trades WHERE trade_id = ?",  # noqa: S608 - constants
+            (trade_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        orders = self._db.execute(
+            f"SELECT {ORDER_READ_COLUMNS} FROM orders WHERE trade_id = ? ORDER BY rowid",  # noqa: S608
+            (trade_id,),
+        ).fetchall()
+        return trade_from_rows(row, orders)
+
+    def trade_of_order(self, client_order_id: str) -> Trade | None:
+        row = self._db.execute(
+            "SELECT trade_id FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        return None if row is None else self.trade(str(row[0]))
+
+    def live_trades(self) -> list[Trade]:
+        """Every trade not yet done, oldest first."""
+        rows = self._db.execute("SELECT trade_id FROM trades WHERE done = 0 ORDER BY opened_ns")
+        return [trade for (trade_id,) in rows.fetchall() if (trade := self.trade(trade_id))]
+
+    def waiting_trades(self) -> list[Trade]:
+        """Live trades that wait on something besides a report: a hold, a backoff, an entry."""
+        rows = self._db.execute("SELECT trade_id FROM trades WHERE waiting = 1 ORDER BY opened_ns")
+        return [trade for (trade_id,) in rows.fetchall() if (trade := self.trade(trade_id))]
+
+    def unclosed_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM trades WHERE unclosed = 1").fetchone()[0])
+
+    def recent_trades(self, limit: int, *, open_only: bool = False) -> list[Trade]:
+        where = "WHERE done = 0" if open_only else ""
+        rows = self._db.execute(
+            f"SELECT trade_id FROM trades {where} ORDER BY opened_ns DESC LIMIT ?",  # noqa: S608
+            (limit,),
+        ).fetchall()
+        found = [self.trade(trade_id) for (trade_id,) in reversed(rows)]
+        return [trade for trade in found if trade is not None]
+
+    def unresolved(self) -> list[tuple[str, Order]]:
+        """(trade id, order) of every order sent without a known outcome, oldest first."""
+        rows = self._db.execute(
+            "SELECT trade_id, client_order_id FROM orders WHERE state IN ('sending', 'unknown')"
+            " ORDER BY rowid"
+        ).fetchall()
+        found = []
+        for trade_id, order_id in rows:
+            trade = self.trade(trade_id)
+            order = trade.order(order_id) if trade else None
+            if order is not None:
+                found.append((str(trade_id), order))
+        return found
+
+    def unknown_signals(self, signal_ids: Iterable[str]) -> set[str]:
         """Those of `signal_ids` never journaled."""
         wanted = set(signal_ids)
         query = "SELECT signal_id FROM signals WHERE signal_id IN ({marks})"
         return wanted - {row[0] for row in rows_in(self._db, query, wanted)}
+
+    def acked(self, client_order_id: str, acked_ns: int) -> None:
+        """When the reply accepting the order was read (tick-to-ack audits); the first one."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE orders SET acked_ns = COALESCE(acked_ns, ?) WHERE client_order_id = ?",
+                (acked_ns, client_order_id),
+            )
 
     @property
     def changes(self) -> int:
         """Rows written through this journal so far: unchanged means nothing to recount."""
         return self._db.total_changes
 
-    def get(self, signal_id: str) -> JournalEntry | None:
-        return self._one("signal_id = ?", signal_id)
-
-    def by_client_order_id(self, order_id: str) -> JournalEntry | None:
-        return self._one("client_order_id = ?", order_id)
-
-    def in_states(self, states: Iterable[SignalState]) -> list[JournalEntry]:
-        """Entries in any of `states`, oldest first."""
-        wanted = [state.value for state in states]
-        marks = ",".join("?" * len(wanted))
-        rows = self._db.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM signals WHERE state IN ({marks}) ORDER BY rowid",  # noqa: S608 - only placeholders are interpolated
-            wanted,
-        )
-        return [from_row(row) for row in rows]
-
-    def mark_sending(self, order: PlaceOrder, signal_id: str, now_ns: int) -> None:
-        """The order is about to leave: from here on its fate is asked of the gateway.
-
-        Account and quantity are kept so that a resend is the very same order.
-        """
-        self._update(
-            "state = ?, account = ?, order_quantity = ?, sent = 1, updated_ns = ?",
-            (SignalState.SENDING.value, order.account, order.quantity, now_ns),
-            signal_id,
-        )
-
-    def reject(self, signal_id: str, reason: str, now_ns: int) -> None:
-        self._update(
-            "state = ?, reason = ?, updated_ns = ?",
-            (SignalState.REJECTED.value, reason, now_ns),
-            signal_id,
-        )
-
-    def report(
-        self,
-        signal_id: str,
-        state: SignalState,
-        now_ns: int,
-        *,
-        filled_quantity: int = 0,
-        reason: str = "",
-        acked_ns: int | None = None,
-    ) -> JournalEntry | None:
-        """Apply what the gateway said about the order; states only move forward.
-
-        `acked_ns` (the reply accepting the order was read) is kept from the first such reply.
-        """
-        entry = self.get(signal_id)
-        if entry is None:
-            return None
-        return self.report_on(
-            entry, state, now_ns, filled_quantity=filled_quantity, reason=reason, acked_ns=acked_ns
-        )
-
-    def report_on(
-        self,
-        entry: JournalEntry,
-        state: SignalState,
-        now_ns: int,
-        *,
-        filled_quantity: int = 0,
-        reason: str = "",
-        acked_ns: int | None = None,
-    ) -> JournalEntry:
-        """`report` on an entry just read from this journal, returning it as now stored.
-
-        A report that changes nothing (the event repeating the reply just applied) writes
-        nothing: the loop has better things to do than commit the same row again.
-        """
-        updated = replace(
-            entry,
-            state=advance(entry.state, state),
-            reason=reason or entry.reason,
-            filled_quantity=max(entry.filled_quantity, filled_quantity),
-            acked_ns=acked_ns if entry.acked_ns is None else entry.acked_ns,
-        )
-        if updated == entry:
-            return entry
-        self._update(
-            "state = ?, reason = ?, reported_filled = MAX(reported_filled, ?), updated_ns = ?,"
-            " acked_ns = COALESCE(acked_ns, ?)",
-            (updated.state.value, updated.reason, filled_quantity, now_ns, acked_ns),
-            entry.signal.id,
-        )
-        return replace(updated, updated_ns=now_ns)
-
-    def _one(self, where: str, value: str) -> JournalEntry | None:
-        row = self._db.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM signals WHERE {where}",  # noqa: S608 - fixed clauses
-            (value,),
-        ).fetchone()
-        return from_row(row) if row else None
-
-    def _update(self, assignments: str, values: tuple[object, ...], signal_id: str) -> None:
-        with self._db:
-            self._db.execute(
-                f"UPDATE signals SET {assignments} WHERE signal_id = ?",  # noqa: S608 - fixed clauses
-                (*values, signal_id),
-            )
-
     # --- fills and positions ----------------------------------------------------------------
 
-    def record_fill(self, fill: OrderFilled, entry: JournalEntry, now_ns: int) -> Position | None:
-        """Fold a fill of `entry`'s order in; None when its fill id was seen before."""
-        position = self._book.apply(entry.account, fill)
-        if position is None:
-            return None
-        # Reports and fills are separate lower bounds of what filled; adding one to the other
-        # would count the same lots twice.
-        row = self._db.execute(
-            "SELECT fill_quantity FROM signals WHERE signal_id = ?", (entry.signal.id,)
-        ).fetchone()
-        filled = max(entry.filled_quantity, int(row[0]) + fill.quantity)
-        filled_state = (
-            SignalState.FILLED if filled >= entry.order_quantity else SignalState.PARTIALLY_FILLED
-        )
-        with self._db:
-            self._db.execute(
+    def record_fill(self, fill: OrderFilled, account: str) -> Position | None:
+        """Fold a fill of one of our orders in; None when its fill id was seen before."""
+        with self._transaction():
+            cursor = self._db.execute(
                 "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?)",
                 (
                     fill.fill_id,
                     fill.client_order_id,
-                    entry.account,
+                    account,
                     fill.symbol,
                     fill.side.value,
                     fill.quantity,
@@ -298,35 +241,67 @@ class Journal:
                     fill.ts_ns,
                 ),
             )
+            if cursor.rowcount != 1:
+                return None
+            position = self._book.apply(account, fill)
             self._db.execute(
                 "INSERT OR REPLACE INTO positions VALUES (?,?,?,?)",
-                (entry.account, fill.symbol, position.net_quantity, str(position.average_price)),
+                (account, fill.symbol, position.net_quantity, str(position.average_price)),
             )
+            row = self._db.execute(
+                "SELECT fill_value FROM orders WHERE client_order_id = ?", (fill.client_order_id,)
+            ).fetchone()
+            value = Decimal(str(row[0])) + fill.price * fill.quantity
             self._db.execute(
-                "UPDATE signals SET fill_quantity = fill_quantity + ?, state = ?, updated_ns = ?"
-                " WHERE signal_id = ?",
-                (fill.quantity, advance(entry.state, filled_state).value, now_ns, entry.signal.id),
+                "UPDATE orders SET fill_quantity = fill_quantity + ?, fill_value = ?"
+                " WHERE client_order_id = ?",
+                (fill.quantity, str(value), fill.client_order_id),
             )
         return position
+
+    def fill_values(self, client_order_ids: Iterable[str]) -> dict[str, FillValue]:
+        query = (
+            "SELECT client_order_id, fill_quantity, fill_value FROM orders"
+            " WHERE client_order_id IN ({marks})"
+        )
+        return {
+            str(order_id): FillValue(int(quantity), Decimal(str(value)))
+            for order_id, quantity, value in rows_in(self._db, query, set(client_order_ids))
+        }
+
+    def fill_quantity(self, client_order_id: str) -> int:
+        row = self._db.execute(
+            "SELECT fill_quantity FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
 
     def positions(self) -> tuple[Position, ...]:
         return self._book.positions()
 
-    def exposure(self, account: str, symbol: str) -> int:
-        """Net position plus what orders still in flight or working could add to it.
-
-        A lot the gateway reported filled counts even before its fill report arrives (the two
-        travel separately): otherwise a position check right after a "filled" reply would
-        undercount and let an order past the net-position limit.
-        """
+    def exposures(self, account: str) -> dict[str, int]:
+        """Per symbol: the account's net position plus what orders in flight or working could
+        still add to it. A lot the gateway reported filled counts before its fill report
+        arrives (the two travel separately), or a check right after a "filled" reply would
+        undercount and let an order past the limit."""
         rows = self._db.execute(
-            f"SELECT side, CASE WHEN state IN ({_OPEN_STATES})"  # noqa: S608 - constants only
-            " THEN order_quantity - fill_quantity ELSE reported_filled - fill_quantity END"
-            f" FROM signals WHERE account = ? AND symbol = ? AND {_OPEN_ROWS}",
-            (account, symbol),
+            f"SELECT symbol, side, CASE WHEN state IN ({_OPEN_STATES})"  # noqa: S608 - constants
+            " THEN quantity - fill_quantity ELSE reported_filled - fill_quantity END"
+            f" FROM orders WHERE account = ? AND {OPEN_ORDERS}",
+            (account,),
         )
-        pending = sum((1 if side == "buy" else -1) * max(int(rest), 0) for side, rest in rows)
-        return self._book.net_quantity(account, symbol) + pending
+        exposure = {
+            p.symbol: p.net_quantity for p in self._book.positions() if p.account == account
+        }
+        for symbol, side, rest in rows:
+            sign = 1 if side == "buy" else -1
+            exposure[symbol] = exposure.get(symbol, 0) + sign * max(int(rest), 0)
+        return exposure
+
+    def entry_send_times(self, since_ns: int) -> list[int]:
+        rows = self._db.execute(
+            "SELECT sent_ns FROM orders WHERE leg = ? AND sent_ns > ?", (Leg.ENTRY.value, since_ns)
+        )
+        return [int(row[0]) for row in rows]
 
     def _load_positions(self) -> list[Position]:
         rows = self._db.execute(
@@ -334,8 +309,18 @@ class Journal:
         )
         return [Position(a, s, n, Decimal(p)) for a, s, n, p in rows]
 
-    def _load_fill_ids(self) -> list[str]:
-        return [row[0] for row in self._db.execute("SELECT fill_id FROM fills")]
+    # --- retention --------------------------------------------------------------------------
+
+    def prune(self, before_ns: int) -> int:
+        """Forget done trades last changed before `before_ns` (their orders, signals and fills);
+        positions stay. Returns how many trades went."""
+        with self._transaction():
+            for statement in _PRUNE:
+                self._db.execute(statement, (before_ns,))
+            cursor = self._db.execute(
+                "DELETE FROM trades WHERE done = 1 AND updated_ns < ?", (before_ns,)
+            )
+        return cursor.rowcount
 
     # --- settings and counts ----------------------------------------------------------------
 
@@ -343,33 +328,41 @@ class Journal:
         return self._setting("account") or ""
 
     def set_account(self, account: str) -> None:
-        self._set_setting("account", account)
+        self.set_setting("account", account)
 
     def mode(self) -> TradingMode:
         value = self._setting("mode")
         return TradingMode(value) if value else TradingMode.ACTIVE
 
     def set_mode(self, mode: TradingMode) -> None:
-        self._set_setting("mode", mode.value)
+        self.set_setting("mode", mode.value)
 
-    def unresolved(self) -> int:
+    def unresolved_count(self) -> int:
         row = self._db.execute(
-            "SELECT COUNT(*) FROM signals WHERE state IN ('sending', 'unknown')"
+            "SELECT COUNT(*) FROM orders WHERE state IN ('sending', 'unknown')"
         ).fetchone()
         return int(row[0])
 
     def counts(self) -> Counts:
-        row = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(sent), 0),"
-            " COALESCE(SUM(state = 'rejected' AND sent = 0), 0),"
-            " COALESCE(SUM(state IN ('sending', 'unknown')), 0) FROM signals"
+        received = self._db.execute("SELECT COUNT(*) FROM signals").fetchone()[0]
+        sent, unresolved = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(state IN ('sending', 'unknown')), 0) FROM orders"
         ).fetchone()
-        return Counts(received=row[0], sent=row[1], risk_rejected=row[2], unresolved=row[3])
+        refused = self._db.execute("SELECT COUNT(*) FROM trades WHERE refused != ''").fetchone()[0]
+        return Counts(received=received, sent=sent, risk_rejected=refused, unresolved=unresolved)
 
     def _setting(self, key: str) -> str | None:
         return self._settings.get(key)
 
-    def _set_setting(self, key: str, value: str) -> None:
-        with self._db:
+    def setting(self, key: str) -> str | None:
+        return self._settings.get(key)
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._transaction():
             self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
         self._settings[key] = value
+
+
+def _sends(trade: Trade) -> bool:
+    """Whether the trade holds an order about to leave: its row must survive a power loss."""
+    return any(order.state.value == "sending" for order in trade.orders)

@@ -68,6 +68,31 @@ class ExecutorMetrics:
             "Seconds since the last gateway heartbeat (+Inf: none yet)",
             registry=registry,
         )
+        self.stale_entries = Counter(
+            "aftm_executor_stale_entries_total",
+            "Entries refused because they were older than the maximum age when they would be sent",
+            registry=registry,
+        )
+        self.exit_attempts = Counter(
+            "aftm_executor_exit_attempts_total",
+            "Exit orders sent, first attempts and retries of a remainder",
+            registry=registry,
+        )
+        self.order_cancels = Counter(
+            "aftm_executor_order_cancels_total",
+            "Cancels of a working entry asked of the gateway before its exit",
+            registry=registry,
+        )
+        self.unclosed_trades = Gauge(
+            "aftm_executor_unclosed_trades",
+            "Trades whose exit is held or failing while a position is open: a person should look",
+            registry=registry,
+        )
+        self.entries_blocked = Gauge(
+            "aftm_executor_entries_blocked",
+            "1 while an alarm (e.g. two broker orders for one client order id) refuses entries",
+            registry=registry,
+        )
         self.unknown_orders = Gauge(
             "aftm_executor_unknown_orders",
             "Orders sent whose outcome is not yet known (sending or unknown)",

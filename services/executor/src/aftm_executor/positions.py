@@ -1,7 +1,7 @@
 """Positions folded from fills: net quantity and average price per (account, symbol).
 
-A fill report can arrive twice (a republished event, a replayed journal); its `fill_id` makes
-the second one change nothing.
+A fill report can arrive twice (a republished event, a replayed journal); the journal applies
+a fill id once.
 """
 
 from __future__ import annotations
@@ -35,17 +35,14 @@ def apply_fill(position: Position | None, account: str, fill: OrderFilled) -> Po
 
 
 class PositionBook:
-    """Every position and every fill id seen; folding the same fill twice changes nothing."""
+    """Every position, folded from fills. Telling a repeated fill from a new one is the
+    journal's (its fills table, by fill id): holding every fill id here would grow forever."""
 
-    def __init__(self, positions: Iterable[Position] = (), fill_ids: Iterable[str] = ()) -> None:
+    def __init__(self, positions: Iterable[Position] = ()) -> None:
         self._positions = {(p.account, p.symbol): p for p in positions}
-        self._fill_ids = set(fill_ids)
 
-    def apply(self, account: str, fill: OrderFilled) -> Position | None:
-        """Fold `fill` in and return the new position, or None for a fill already seen."""
-        if fill.fill_id in self._fill_ids:
-            return None
-        self._fill_ids.add(fill.fill_id)
+    def apply(self, account: str, fill: OrderFilled) -> Position:
+        """Fold a new `fill` in and return the new position."""
         key = (account, fill.symbol)
         position = apply_fill(self._positions.get(key), account, fill)
         self._positions[key] = position

@@ -1,10 +1,10 @@
 """The executor's loop: signals in, orders out, execution reports back, one thread, one poll.
 
-Every signal is journaled, together with its first decision, before anything is done about it:
-refused (journaled, logged, counted), left waiting, or sent as exactly one order under its one
-client order id. An order whose answer did not come is `unknown` and is resolved by asking the
-gateway about that id; when the gateway has never seen it the same order (same id, which the
-gateway deduplicates) is sent again. Nothing here ever mints a second id for a signal.
+Every signal is journaled, together with its trade's next decision, before anything is done
+about it (see desk.py and the trade model in trades.py and decisions.py). An order whose answer
+did not come is `unknown` and is resolved by asking the gateway about its id; only when the
+gateway definitively never had it does the trade model decide again (an entry still fresh and
+allowed goes out under the same id; an exit goes out unless held).
 """
 
 from __future__ import annotations
@@ -38,15 +38,18 @@ from aftm.wire.protocol import (
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
 from aftm.wire.sockets import read_request, reply_frames
 from aftm_executor.control import Control
+from aftm_executor.desk import MISSING, OrderDesk, Policy, Sent
 from aftm_executor.journal import Journal
 from aftm_executor.metrics import ExecutorMetrics
-from aftm_executor.orders import OrderDesk, Sent
-from aftm_executor.risk import GatewayState, Limits, gateway_state
+from aftm_executor.risk import GatewayState, gateway_state
 
 Answer = TypeVar("Answer")
 
 POLL_MS = 100  # how often the stop event is looked at
-HOUSEKEEPING_S = 1.0  # resolve unknown orders and retry waiting signals this often
+HOUSEKEEPING_S = 1.0  # resolve unknown orders this often
+SWEEP_S = 0.25  # decide again the trades that wait (backoffs, holds): the exit retry's grain
+PRUNE_S = 3600.0  # forget done trades past the retention this often
+RESYNC_CURSOR = "resync_after"  # settings key: the strategy store position resynced up to
 RESYNC_RETRY_S = 5.0  # after a failed signal resync; a success waits `resync_interval_s`
 RESYNC_TIMEOUT_MS = 1000  # the strategy answers from memory; don't stall the loop longer
 RESYNC_PAGE = 5000  # ids per ListSignalIds request: ~100 KB, far below the frame cap
@@ -64,6 +67,7 @@ class Sockets:
 class Timing:
     heartbeat_timeout_s: float = 3.0
     resync_interval_s: float = 30.0
+    retention_days: float = 30.0  # done trades are kept this long, then forgotten
 
 
 class GatewayWatch:
@@ -74,6 +78,16 @@ class GatewayWatch:
         self.started_ns = time.monotonic_ns()
         self.last_heartbeat_ns: int | None = None
         self.logged_in = False
+        self.duplicate_orders = 0  # the gateway's alarm: ids with two broker orders
+
+    def entries_blocked(self) -> str:
+        """Why every entry is refused now, empty when none is."""
+        if self.duplicate_orders:
+            return (
+                f"the broker holds two orders for {self.duplicate_orders} client order id(s):"
+                " entries are refused until a person checks"
+            )
+        return ""
 
     def state(self) -> GatewayState:
         return gateway_state(
@@ -98,7 +112,7 @@ class Executor:
         orders: PipelinedClient[Sent],
         strategy: ReliableClient,
         sockets: Sockets,
-        limits: Limits,
+        policy: Policy,
         metrics: ExecutorMetrics,
         timing: Timing,
     ) -> None:
@@ -109,10 +123,22 @@ class Executor:
         self._metrics = metrics
         self._timing = timing
         self.watch = GatewayWatch(timing.heartbeat_timeout_s)
-        self._desk = OrderDesk(journal, gateway, orders, limits, metrics, self.watch.state)
-        self._control = Control(journal, gateway, self.status)
+        self._desk = OrderDesk(
+            journal,
+            gateway,
+            orders,
+            policy,
+            metrics,
+            self.watch.state,
+            self.watch.entries_blocked,
+            self._fetch_signal,
+        )
+        self._control = Control(journal, gateway, self._desk, self.status)
         self._resync_due = 0.0
-        self._resync_after = 0  # strategy store position already resynced (0: from the start)
+        # The strategy store position already resynced: kept, so a restart does not page
+        # through the whole history again.
+        self._resync_after = int(journal.setting(RESYNC_CURSOR) or 0)
+        self._prune_due = 0.0
         self._taken: set[str] = set()  # signal ids journaled since the last resync page
         self._unresolved = 0
         self._counted_at = -1  # journal changes at the last count of unresolved orders
@@ -129,6 +155,7 @@ class Executor:
         replies = self._orders.socket
         poller.register(replies, zmq.POLLIN)
         next_housekeeping = time.monotonic() + HOUSEKEEPING_S
+        next_sweep = time.monotonic() + SWEEP_S
         while not stop.is_set():
             ready = dict(poller.poll(self._poll_ms()))
             # Order replies first: they settle orders that the next decisions may depend on.
@@ -149,8 +176,9 @@ class Executor:
             if time.monotonic() >= next_housekeeping:
                 self._housekeep()
                 next_housekeeping = time.monotonic() + HOUSEKEEPING_S
-            elif self._desk.recheck:
-                self._desk.decide_waiting()  # e.g. an exit whose entry was just accepted
+            if time.monotonic() >= next_sweep:
+                self._desk.sweep()
+                next_sweep = time.monotonic() + SWEEP_S
         logger.info("executor stopped")
 
     def _poll_ms(self) -> int:
@@ -164,7 +192,7 @@ class Executor:
 
     def _recover(self, stop: threading.Event) -> None:
         """Finish what a previous run started, then fetch what was emitted while it was down."""
-        for step in (self._desk.resolve, self._desk.decide_waiting, self._resync):
+        for step in (self._desk.resolve, self._desk.sweep, self._resync):
             if stop.is_set():
                 return  # each step may wait on a peer; a stop request should not
             step()
@@ -174,10 +202,20 @@ class Executor:
         # A silent gateway would only make each question time out and stall the loop.
         if self.watch.state() in (GatewayState.ALIVE, GatewayState.LOGGED_OUT):
             self._desk.resolve()
-        self._desk.decide_waiting()
         if time.monotonic() >= self._resync_due:
             self._resync()
+        if time.monotonic() >= self._prune_due:
+            self._prune()
         self._count_unresolved()  # here, not per order: it is a query, and a gauge
+
+    def _prune(self) -> None:
+        self._prune_due = time.monotonic() + PRUNE_S
+        before_ns = time.time_ns() - int(self._timing.retention_days * 86_400 * 1e9)
+        pruned = self._journal.prune(before_ns)
+        if pruned:
+            logger.info(
+                "journal pruned trades={} retention_days={}", pruned, self._timing.retention_days
+            )
 
     def _resync(self) -> None:
         """Journal and act on every signal the strategy emitted that never reached us.
@@ -209,11 +247,13 @@ class Executor:
         if page is None:
             return None
         # Ids journaled by this run need no query; the rest are looked up in the journal.
-        unknown = self._journal.unknown(i for i in page.ids if i not in self._taken)
+        unknown = self._journal.unknown_signals(i for i in page.ids if i not in self._taken)
         self._taken.clear()  # every id taken so far is at or below this page's end, or later
         if unknown and not self._recover_signals([i for i in page.ids if i in unknown]):
             return None
-        self._resync_after = max(page.last, self._resync_after)
+        if page.last > self._resync_after:
+            self._resync_after = page.last
+            self._journal.set_setting(RESYNC_CURSOR, str(page.last))
         return page
 
     def _recover_signals(self, ids: list[str]) -> bool:
@@ -223,10 +263,19 @@ class Executor:
             found = self._ask_strategy(query, SignalList)
             if found is None:
                 return False
-            for signal in sorted(found.signals, key=lambda s: s.ts_ns):  # entry, then exit
+            # In the strategy store's order, as the strategy emitted them: wall-clock stamps may
+            # tie or go back, and an exit taken before its entry would wait for it.
+            for signal in found.signals:
                 logger.warning("signal recovered from the strategy signal_id={}", signal.id)
                 self._accept(signal)
         return True
+
+    def _fetch_signal(self, signal_id: str) -> Signal | str | None:
+        """One signal from the strategy's store: the signal, MISSING, or None (no answer)."""
+        found = self._ask_strategy(GetSignals((signal_id,)), SignalList)
+        if found is None:
+            return None
+        return next((s for s in found.signals if s.id == signal_id), MISSING)
 
     def _ask_strategy(self, query: object, answer: type[Answer]) -> Answer | None:
         """The strategy's `answer` to a resync query; None (logged) if it gave none."""
@@ -246,10 +295,11 @@ class Executor:
         if changes == self._counted_at:
             return  # nothing was written since the last count
         self._counted_at = changes
-        unresolved = self._journal.unresolved()
+        unresolved = self._journal.unresolved_count()
         if unresolved != self._unresolved:
             self._unresolved = unresolved
             self._metrics.unknown_orders.set(unresolved)
+        self._metrics.unclosed_trades.set(self._journal.unclosed_count())
 
     # --- sockets --------------------------------------------------------------------------------
 
@@ -306,11 +356,17 @@ class Executor:
         before = self.watch.state()
         self.watch.last_heartbeat_ns = time.monotonic_ns()
         self.watch.logged_in = heartbeat.health.logged_in
+        duplicates = heartbeat.health.duplicate_orders
+        if duplicates != self.watch.duplicate_orders:
+            self.watch.duplicate_orders = duplicates
+            self._metrics.entries_blocked.set(int(duplicates > 0))
+            if duplicates:
+                logger.error("entries halted reason={}", self.watch.entries_blocked())
         after = self.watch.state()
         if after is not before:
             logger.info("gateway state changed from={} to={}", before, after)
             # Entries held until the gateway was first heard, exits until the broker is back.
-            self._desk.decide_waiting()
+            self._desk.sweep()
 
     def _on_control(self, frames: list[bytes]) -> None:
         try:

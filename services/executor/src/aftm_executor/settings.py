@@ -28,6 +28,13 @@ class ExecutorSettings(BaseSettings):
     max_lots_per_order: int = Field(default=10, ge=1)
     max_net_position: int = Field(default=20, ge=1)
     max_orders_per_minute: int = Field(default=60, ge=1)
+    # Per account over every symbol, a lot weighted by its point value over TX's.
+    max_account_lots_tx: float = Field(default=40.0, gt=0, le=10_000)
+    # An entry older than this when it would be sent (or sent again) is refused as stale:
+    # the market it was meant for is gone. Exits are never stale.
+    max_entry_age_s: float = Field(default=5.0, gt=0, le=3600)
+    # Done trades (their orders, signals and fills) are forgotten after this many days.
+    retention_days: float = Field(default=30.0, ge=1, le=3650)
     heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=60)
     request_timeout_ms: int = Field(default=2000, ge=50, le=60_000)
     resync_interval_s: float = Field(default=30.0, ge=1)

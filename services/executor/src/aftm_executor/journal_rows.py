@@ -1,0 +1,195 @@
+"""The executor journal's tables, and trades to rows and back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aftm.domain.types import Side
+from aftm_executor.states import OrderState
+from aftm_executor.trades import Leg, Order, Trade
+
+# `{open_orders}` is the journal's condition for orders that can still add to an exposure.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS signals (
+    signal_id TEXT PRIMARY KEY,
+    trade_id TEXT NOT NULL,
+    payload BLOB NOT NULL,              -- the Signal, codec-encoded as received
+    received_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signals_by_trade ON signals (trade_id);
+CREATE TABLE IF NOT EXISTS trades (
+    trade_id TEXT PRIMARY KEY,          -- the condition id, or manual:<order id>
+    account TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,                 -- the entry's side
+    quantity INTEGER NOT NULL,
+    entry_signal_id TEXT NOT NULL,
+    exit_signal_id TEXT NOT NULL,
+    entry_ts_ns INTEGER,                -- NULL while only the exit is known
+    exit_wanted INTEGER NOT NULL,
+    exit_kind TEXT NOT NULL,
+    flatten INTEGER NOT NULL,
+    refused TEXT NOT NULL,
+    hold TEXT NOT NULL,
+    problem TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    retry_at_ns INTEGER NOT NULL,
+    cancel_sent_ns INTEGER NOT NULL,
+    opened_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    done INTEGER NOT NULL,
+    unclosed INTEGER NOT NULL,
+    waiting INTEGER NOT NULL            -- decided again by the periodic sweep
+);
+CREATE INDEX IF NOT EXISTS trades_live ON trades (done, opened_ns);
+CREATE INDEX IF NOT EXISTS trades_waiting ON trades (waiting) WHERE waiting = 1;
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    trade_id TEXT NOT NULL,
+    signal_id TEXT NOT NULL,            -- the signal this attempt derives its id from
+    leg TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    reported_filled INTEGER NOT NULL,   -- the largest filled quantity a report gave
+    sent_ns INTEGER NOT NULL,
+    updated_ns INTEGER NOT NULL,
+    fill_quantity INTEGER NOT NULL DEFAULT 0,   -- the sum of fills seen
+    fill_value TEXT NOT NULL DEFAULT '0',       -- the sum of fill quantity x price
+    acked_ns INTEGER                    -- when the reply accepting it was read
+);
+CREATE INDEX IF NOT EXISTS orders_by_trade ON orders (trade_id);
+CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state);
+CREATE INDEX IF NOT EXISTS orders_sent ON orders (leg, sent_ns);
+CREATE INDEX IF NOT EXISTS orders_open ON orders (account, symbol) WHERE {open_orders};
+CREATE TABLE IF NOT EXISTS fills (
+    fill_id TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    price TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fills_by_order ON fills (client_order_id);
+CREATE TABLE IF NOT EXISTS positions (
+    account TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    net_quantity INTEGER NOT NULL,
+    average_price TEXT NOT NULL,
+    PRIMARY KEY (account, symbol)
+);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+TRADE_COLUMNS = (
+    "trade_id, account, symbol, side, quantity, entry_signal_id, exit_signal_id, entry_ts_ns,"
+    " exit_wanted, exit_kind, flatten, refused, hold, problem, failures, retry_at_ns,"
+    " cancel_sent_ns, opened_ns, updated_ns, done, unclosed, waiting"
+)
+ORDER_COLUMNS = (
+    "client_order_id, trade_id, signal_id, leg, attempt, account, symbol, side, quantity, state,"
+    " reason, reported_filled, sent_ns, updated_ns"
+)
+# What an order is read back with: `Order.filled` is the larger of the two lower bounds.
+ORDER_READ_COLUMNS = ORDER_COLUMNS.replace("reported_filled", "MAX(reported_filled, fill_quantity)")
+
+
+def trade_values(trade: Trade) -> tuple[object, ...]:
+    return (
+        trade.trade_id,
+        trade.account,
+        trade.symbol,
+        trade.side.value,
+        trade.quantity,
+        trade.entry_signal_id,
+        trade.exit_signal_id,
+        trade.entry_ts_ns,
+        int(trade.exit_wanted),
+        trade.exit_kind,
+        int(trade.flatten),
+        trade.refused,
+        trade.hold,
+        trade.problem,
+        trade.failures,
+        trade.retry_at_ns,
+        trade.cancel_sent_ns,
+        trade.opened_ns,
+        trade.updated_ns,
+        int(trade.is_done),
+        int(trade.is_unclosed),
+        int(trade.is_waiting),
+    )
+
+
+def order_values(trade: Trade, order: Order) -> tuple[object, ...]:
+    signal_id = trade.entry_signal_id if order.leg is Leg.ENTRY else trade.exit_signal_id
+    return (
+        order.client_order_id,
+        trade.trade_id,
+        signal_id,
+        order.leg.value,
+        order.attempt,
+        trade.account,
+        trade.symbol,
+        order.side.value,
+        order.quantity,
+        order.state.value,
+        order.reason,
+        order.filled,
+        order.sent_ns,
+        trade.updated_ns,
+    )
+
+
+def trade_from_rows(row: Sequence[object], orders: Sequence[Sequence[object]]) -> Trade:
+    (trade_id, account, symbol, side, quantity, entry_id, exit_id, entry_ts) = row[:8]
+    (exit_wanted, exit_kind, flatten, refused, hold, problem, failures) = row[8:15]
+    (retry_at, cancel_sent, opened, updated) = row[15:19]
+    return Trade(
+        trade_id=str(trade_id),
+        account=str(account),
+        symbol=str(symbol),
+        side=Side(str(side)),
+        quantity=_int(quantity),
+        entry_signal_id=str(entry_id),
+        exit_signal_id=str(exit_id),
+        entry_ts_ns=None if entry_ts is None else _int(entry_ts),
+        exit_wanted=bool(exit_wanted),
+        exit_kind=str(exit_kind),
+        flatten=bool(flatten),
+        refused=str(refused),
+        hold=str(hold),
+        problem=str(problem),
+        failures=_int(failures),
+        retry_at_ns=_int(retry_at),
+        cancel_sent_ns=_int(cancel_sent),
+        opened_ns=_int(opened),
+        updated_ns=_int(updated),
+        orders=tuple(_order(order) for order in orders),
+    )
+
+
+def _order(row: Sequence[object]) -> Order:
+    order_id, _trade, _signal, leg, attempt, _account, _symbol, side, quantity, state = row[:10]
+    reason, reported, sent_ns, _updated = row[10:14]
+    return Order(
+        client_order_id=str(order_id),
+        leg=Leg(str(leg)),
+        attempt=_int(attempt),
+        side=Side(str(side)),
+        quantity=_int(quantity),
+        state=OrderState(str(state)),
+        filled=_int(reported),
+        reason=str(reason),
+        sent_ns=_int(sent_ns),
+    )
+
+
+def _int(value: object) -> int:
+    return int(str(value))
