@@ -3,7 +3,9 @@
 The gateway (sim broker), strategy and executor run as real processes on free ports; the
 console reaches them through its AFTM_CONSOLE_* settings. Conditions are placed where the
 market cannot reach them (a buy triggers at or below its trigger: 1 point never comes), so the
-only orders in the module are the ones a test sends by hand.
+only orders in the module are the manual ones a test sends through the executor. Each test
+uses its own symbol or compares before and after, so the shared stack's history does not
+matter.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import zmq
 
+from aftm.wire.protocol import ExecutorStatus, GetExecutorStatus
+from aftm.wire.reliable import ReliableClient
 from tests.support.processes import ServiceProcess, endpoint, free_port
 
 pytestmark = pytest.mark.slow
@@ -281,54 +288,161 @@ def test_account_list_and_use(stack: Stack) -> None:
     assert "*" in aftm(stack.console, "account", "list").stdout
 
 
-def test_a_manual_order_fills_and_moves_the_position(stack: Stack) -> None:
+def executor_status(stack: Stack) -> ExecutorStatus:
+    """Straight from the executor's control socket: the console shows no executor positions."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    client = ReliableClient(
+        context, stack.console["AFTM_CONSOLE_EXECUTOR_CONNECT"], timeout_ms=5000
+    )
+    try:
+        reply = client.request(GetExecutorStatus(), retries=1)
+    finally:
+        client.close()
+        context.term()
+    assert isinstance(reply.body, ExecutorStatus), reply
+    return reply.body
+
+
+def net_position(stack: Stack, symbol: str) -> int:
+    return sum(p.net_quantity for p in executor_status(stack).positions if p.symbol == symbol)
+
+
+def broker_position(stack: Stack, symbol: str) -> int:
+    listed = parsed(aftm(stack.console, "positions", "--json", "--account", "SIM-0001"))
+    assert isinstance(listed, list)
+    return sum(int(p["net_quantity"]) for p in listed if p["symbol"] == symbol)
+
+
+def trades(stack: Stack, *options: str) -> dict[str, dict[str, Any]]:
+    listed = parsed(aftm(stack.console, "trades", "--json", *options))
+    assert isinstance(listed, list)
+    return {t["trade_id"]: t for t in listed}
+
+
+def eventually(what: str, probe: Callable[[], bool], timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not probe():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.1)
+
+
+def order(stack: Stack, symbol: str, side: str, quantity: int) -> str:
+    """A manual order that must fill; its trade id."""
     placed = aftm(
-        stack.console, "order", "--symbol", "TMFL6", "--side", "buy", "--quantity", "2",
+        stack.console, "order", "--symbol", symbol, "--side", side, "--quantity", str(quantity),
         "--account", "SIM-0001",
     )  # fmt: skip
-
     assert placed.returncode == 0, placed.stderr
-    match = re.search(r"order (M[0-9a-f]{15}) filled", placed.stdout)
-    assert match is not None, placed.stdout
-    orders = parsed(aftm(stack.console, "orders", "--json"))
-    assert isinstance(orders, list)
-    mine = [o for o in orders if o["client_order_id"] == match.group(1)]
-    assert len(mine) == 1
-    order = mine[0]
-    assert (order["symbol"], order["side"], order["quantity"], order["status"]) == (
-        "TMFL6", "buy", 2, "filled",
+    sent = re.search(r"sending order (M[0-9a-f]{15}): market", placed.stdout)
+    filled = rf"trade (\S+) open: {side} {quantity} {symbol} on SIM-0001, entry filled {quantity} @"
+    opened = re.search(filled, placed.stdout)
+    assert sent is not None, placed.stdout
+    assert opened is not None, placed.stdout
+    return opened.group(1)
+
+
+def test_a_manual_order_goes_through_the_executor_and_counts_in_its_position(
+    stack: Stack,
+) -> None:
+    executor_before = net_position(stack, "TMFL6")
+    broker_before = broker_position(stack, "TMFL6")
+
+    trade_id = order(stack, "TMFL6", "buy", 2)
+
+    trade = trades(stack)[trade_id]
+    assert (trade["symbol"], trade["side"], trade["quantity"], trade["state"]) == (
+        "TMFL6", "buy", 2, "open",
     )  # fmt: skip
-    assert order["filled_quantity"] == 2
-    assert isinstance(order["average_price"], str)
-    assert {"account", "reason", "broker_order_id"} <= set(order)
-    positions = parsed(aftm(stack.console, "positions", "--json", "--account", "SIM-0001"))
-    assert isinstance(positions, list)
-    assert [(p["symbol"], p["net_quantity"]) for p in positions if p["symbol"] == "TMFL6"] == [
-        ("TMFL6", 2)
-    ]
-    assert "TMFL6" in aftm(stack.console, "positions").stdout
+    assert (trade["account"], trade["entry_filled"], trade["exit_filled"]) == ("SIM-0001", 2, 0)
+    assert isinstance(trade["entry_price"], str)
+    (entry,) = trade["orders"]
+    assert (entry["leg"], entry["side"], entry["quantity"], entry["filled_quantity"]) == (
+        "entry", "buy", 2, 2,
+    )  # fmt: skip
+    eventually(
+        "the executor's position", lambda: net_position(stack, "TMFL6") == executor_before + 2
+    )
+    assert broker_position(stack, "TMFL6") == broker_before + 2
+    assert trade_id in trades(stack, "--open")
+    table = aftm(stack.console, "trades")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.startswith("trade id")
+    assert re.search(rf"{trade_id} .* TMFL6 .* open .* 2 @ [0-9.]+", table.stdout)
 
 
-@pytest.mark.parametrize("quantity", ["0", "-3", "two"])
-def test_impossible_quantities_are_refused_locally(stack: Stack, quantity: str) -> None:
-    before = parsed(aftm(stack.console, "orders", "--json"))
+def test_flatten_closes_what_a_manual_order_opened_even_while_halted(stack: Stack) -> None:
+    trade_id = order(stack, "MXFL6", "sell", 1)
+    halted = aftm(stack.console, "halt")
+    assert halted.returncode == 0, halted.stderr
+    try:
+        assert "trading mode is now halted" in halted.stdout
 
-    args = ("order", "--symbol", "TXFL6", "--side", "buy", "--quantity", quantity)
-    assert_one_line_error(aftm(stack.console, *args), 2)
+        flattened = aftm(stack.console, "flatten", "--symbol", "MXFL6", "--yes")
 
-    assert parsed(aftm(stack.console, "orders", "--json")) == before
+        assert flattened.returncode == 0, flattened.stderr
+        assert "closing MXFL6 positions at market" in flattened.stdout
+        assert trade_id in flattened.stdout
+        eventually("the trade to close", lambda: trades(stack)[trade_id]["state"] == "done")
+    finally:
+        resumed = aftm(stack.console, "resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "trading mode is now active" in resumed.stdout
+    trade = trades(stack)[trade_id]
+    assert (trade["entry_filled"], trade["exit_filled"]) == (1, 1)
+    assert {o["leg"] for o in trade["orders"]} == {"entry", "exit"}
+    assert trade_id not in trades(stack, "--open")
+    eventually("a flat executor position", lambda: net_position(stack, "MXFL6") == 0)
+    assert broker_position(stack, "MXFL6") == 0
+    again = aftm(stack.console, "flatten", "--symbol", "MXFL6", "--yes")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to close" in again.stdout
 
 
-def test_an_unlisted_symbol_is_refused_by_the_gateway(stack: Stack) -> None:
+def test_a_halted_executor_refuses_a_manual_order_until_resumed(stack: Stack) -> None:
+    args = ("order", "--symbol", "TXFL6", "--side", "buy", "--quantity", "1")
+    assert aftm(stack.console, "halt").returncode == 0
+    try:
+        line = assert_one_line_error(aftm(stack.console, *args, "--account", "SIM-0001"), 1)
+        assert line.startswith("aftm: executor refused: ")
+        assert "(bad_request)" not in line  # refused as an order, not as an unknown request
+    finally:
+        assert aftm(stack.console, "resume").returncode == 0
+    order(stack, "TXFL6", "buy", 1)
+
+
+@pytest.mark.parametrize("mode", ["reducing", "halted", "active"])
+def test_mode_sets_and_prints_each_mode(stack: Stack, mode: str) -> None:
+    try:
+        result = aftm(stack.console, "mode", mode)
+
+        assert result.returncode == 0, result.stderr
+        assert f"the executor's trading mode is now {mode} (" in result.stdout
+        report = parsed(aftm(stack.console, "status", "--json"))
+        assert isinstance(report, dict)
+        assert report["executor"]["mode"] == mode
+    finally:
+        aftm(stack.console, "resume")
+
+
+def test_an_unlisted_symbol_is_refused_by_the_executor(stack: Stack) -> None:
     args = ("order", "--symbol", "ZZFL6", "--side", "sell", "--quantity", "1")
 
-    assert "gateway refused" in assert_one_line_error(aftm(stack.console, *args), 1)
+    line = assert_one_line_error(aftm(stack.console, *args), 1)
+
+    assert line.startswith("aftm: executor refused: ")
+    assert "(bad_request)" not in line
 
 
-def test_a_broker_rejection_exits_1_with_the_reason(stack: Stack) -> None:
+def test_an_order_over_the_risk_limit_exits_1_with_the_reason(stack: Stack) -> None:
+    before = trades(stack)
     args = ("order", "--symbol", "TXFL6", "--side", "sell", "--quantity", "5000")
 
-    assert "rejected" in assert_one_line_error(aftm(stack.console, *args), 1)
+    line = assert_one_line_error(aftm(stack.console, *args), 1)
+
+    assert "rejected" in line
+    opened = [t for t in trades(stack).values() if t["trade_id"] not in before]
+    assert all(t["entry_filled"] == 0 for t in opened)  # recorded as refused, nothing placed
 
 
 # --- the menu --------------------------------------------------------------------------------
@@ -343,12 +457,12 @@ def test_the_menu_shows_futures(stack: Stack) -> None:
 
 
 def test_the_menu_asks_again_after_wrong_answers(stack: Stack) -> None:
-    answers = "9\n4\nTXFL6\nhold\nbuy\n0\n1\n2\n\n\n\nn\n"
+    answers = "99\n4\nTXFL6\nhold\nbuy\n0\n1\n2\n\n\n\nn\n"
 
     result = aftm(stack.console, "menu", stdin=answers)
 
     assert result.returncode == 0, result.stderr  # end of input ends the menu cleanly
-    assert "'9' is not on the menu" in result.stdout
+    assert "'99' is not on the menu" in result.stdout
     assert "'hold' is not buy or sell" in result.stdout
     assert "must be at least 1, got 0" in result.stdout
     match = re.search(r"condition (c-[0-9a-f]{8}) added", result.stdout)
@@ -364,6 +478,16 @@ def test_the_menu_reports_a_refusal_and_goes_on(stack: Stack) -> None:
     assert "executor refused" in result.stdout
     assert "SIM-0001" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_the_menu_sends_a_market_order_through_the_executor(stack: Stack) -> None:
+    result = aftm(stack.console, "menu", stdin="6\nTMFL6\nbuy\n1\nSIM-0001\n9\n0\n")
+
+    assert result.returncode == 0, result.stderr
+    opened = re.search(r"trade (\S+) open: buy 1 TMFL6 on SIM-0001", result.stdout)
+    assert opened is not None, result.stdout
+    assert opened.group(1) in trades(stack)
+    assert "realised TWD" in result.stdout  # 9: the trades table
 
 
 def test_no_arguments_without_a_terminal_prints_help() -> None:
@@ -402,6 +526,10 @@ def nowhere() -> dict[str, str]:
         (("account", "use", "SIM-0001"), "executor"),
         (("orders", "--json"), "gateway"),
         (("positions", "--json"), "gateway"),
+        (("trades", "--json"), "executor"),
+        (("halt",), "executor"),
+        (("resume",), "executor"),
+        (("mode", "reducing"), "executor"),
     ],
 )  # fmt: skip
 def test_a_service_that_does_not_answer_exits_3(
@@ -422,7 +550,7 @@ def test_login_with_the_gateway_down_exits_3(nowhere: dict[str, str]) -> None:
     assert "did not answer" in assert_one_line_error(result, 3)
 
 
-def test_an_order_with_the_gateway_down_names_its_id_and_how_to_check(
+def test_an_order_with_the_executor_down_names_its_id_and_how_to_check(
     nowhere: dict[str, str],
 ) -> None:
     args = ("order", "--symbol", "TXFL6", "--side", "buy", "--quantity", "1", "--account", "A")
@@ -431,7 +559,44 @@ def test_an_order_with_the_gateway_down_names_its_id_and_how_to_check(
 
     match = re.search(r"outcome of order (M[0-9a-f]{15}) is unknown", line)
     assert match is not None, line
-    assert "aftm orders" in line
+    assert "check it with: aftm trades" in line
+
+
+def test_a_flatten_with_the_executor_down_says_its_outcome_is_unknown(
+    nowhere: dict[str, str],
+) -> None:
+    line = assert_one_line_error(aftm(nowhere, "flatten", "--yes"), 3)
+
+    assert "whether the executor is closing every position is unknown" in line
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("--quantity", "0"), "must be at least 1, got 0"),
+        (("--quantity", "-3"), "must be at least 1, got -3"),
+        (("--quantity", "two"), "'two' is not a whole number"),
+        (("--symbol", ""), "--symbol: must not be empty"),
+        (("--side", "hold"), "invalid choice: 'hold'"),
+    ],
+)
+def test_bad_order_input_exits_2_without_asking_any_service(
+    nowhere: dict[str, str], change: tuple[str, str], message: str
+) -> None:
+    options = {"--symbol": "TXFL6", "--side": "buy", "--quantity": "1"} | dict([change])
+    args = [text for pair in options.items() for text in pair]
+
+    # Exit 2 rather than 3: nothing listens at these endpoints, so asking would have failed.
+    line = assert_one_line_error(aftm(nowhere, "order", *args), 2)
+
+    assert line.startswith("aftm: error: ")
+    assert message in line
+
+
+def test_flatten_without_a_terminal_needs_yes(nowhere: dict[str, str]) -> None:
+    line = assert_one_line_error(aftm(nowhere, "flatten", "--symbol", "TXFL6"), 2)
+
+    assert "no terminal to confirm on: pass --yes" in line
 
 
 def test_status_reports_services_down_without_failing(nowhere: dict[str, str]) -> None:
@@ -459,31 +624,7 @@ def test_a_bad_console_setting_exits_2_naming_it(nowhere: dict[str, str]) -> Non
     assert "AFTM_CONSOLE_TIMEOUT_MS" in result.stderr
 
 
-# --- a lost reply to an order ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("dropped", "exit_code"), [(1, 0), (2, 3)])
-def test_a_lost_order_reply_is_retried_under_the_same_id(
-    tmp_path: Path, dropped: int, exit_code: int
-) -> None:
-    env, console, ports = service_env(tmp_path, AFTM_GATEWAY_FAULT_DROP_REPLIES=str(dropped))
-    gateway = ServiceProcess("aftm_gateway", env, tmp_path / "gateway.log").start()
-    try:
-        gateway.wait_healthy(ports[0])
-        fast = {**console, "AFTM_CONSOLE_TIMEOUT_MS": "1000"}
-        args = ("order", "--symbol", "TXFL6", "--side", "buy", "--quantity", "1")
-
-        result = aftm(fast, *args, "--account", "SIM-0001")
-
-        assert result.returncode == exit_code, result.stderr
-        match = re.search(r"order (M[0-9a-f]{15})", result.stdout + result.stderr)
-        assert match is not None
-        orders = parsed(aftm(fast, "orders", "--json"))
-        assert isinstance(orders, list)
-        assert [o["client_order_id"] for o in orders] == [match.group(1)]  # placed once
-        assert orders[0]["status"] == "filled"
-    finally:
-        gateway.stop()
+# --- a gateway that does not answer ---------------------------------------------------------
 
 
 def test_a_condition_is_added_even_when_the_gateway_does_not_answer(
