@@ -281,7 +281,8 @@ def reported(
     if updated == order:
         return trade
     trade = replace(trade.with_order(updated), updated_ns=now_ns)
-    if updated.leg is Leg.EXIT and updated.is_final and trade.open_quantity > 0:
+    short = updated.is_final and updated.filled < updated.quantity
+    if updated.leg is Leg.EXIT and short and trade.open_quantity > 0:
         # Refused, or filled short (IOC): the rest goes out again after a backoff.
         failures = trade.failures + 1
         why = updated.reason or f"exit {updated.state} with {updated.filled} filled"
