@@ -96,7 +96,7 @@ def test_without_a_session_nothing_is_served(venue: Venue) -> None:
     with pytest.raises(NotLoggedIn):
         broker.accounts()
     with pytest.raises(NotLoggedIn):
-        broker.find_order("A1")
+        broker.find_order("A1", sent_ns=None)
 
 
 def test_a_session_lists_its_accounts_and_futures(venue: Venue) -> None:
@@ -169,8 +169,8 @@ def test_an_order_is_found_again_by_its_note(venue: Venue) -> None:
     broker = venue.logged_in()
     answer = broker.place(an_order())
 
-    assert essence(broker.find_order("A1")) == essence(answer)
-    assert broker.find_order("A-never-sent") is None
+    assert essence(broker.find_order("A1", sent_ns=None)) == essence(answer)
+    assert broker.find_order("A-never-sent", sent_ns=None) is None
 
 
 def test_positions_follow_fills(venue: Venue) -> None:
@@ -197,15 +197,15 @@ def test_a_resting_order_is_cancelled_and_a_finished_one_is_not(venue: Venue) ->
     resting = broker.place(a_resting_buy("A1"))
     filled = broker.place(an_order("A2"))
 
-    cancelled = broker.cancel("A1")
+    cancelled = broker.cancel("A1", sent_ns=None)
 
     assert resting.status is OrderStatus.ACCEPTED
     assert cancelled.status is OrderStatus.CANCELLED
-    assert broker.cancel("A1").status is OrderStatus.CANCELLED
-    assert essence(broker.cancel("A2")) == essence(filled)
-    assert essence(broker.find_order("A1")) == essence(cancelled)
+    assert broker.cancel("A1", sent_ns=None).status is OrderStatus.CANCELLED
+    assert essence(broker.cancel("A2", sent_ns=None)) == essence(filled)
+    assert essence(broker.find_order("A1", sent_ns=None)) == essence(cancelled)
     with pytest.raises(OrderNotFound):
-        broker.cancel("A-never-sent")
+        broker.cancel("A-never-sent", sent_ns=None)
 
 
 @pytest.mark.parametrize("time_in_force", [TimeInForce.IOC, TimeInForce.FOK])
@@ -231,7 +231,7 @@ def test_a_marketable_limit_order_fills(venue: Venue) -> None:
     events = collect(broker, lambda got: any(isinstance(event, OrderFilled) for event in got))
 
     assert answer.status in (OrderStatus.ACCEPTED, OrderStatus.FILLED)
-    found = broker.find_order("A1")
+    found = broker.find_order("A1", sent_ns=None)
     assert found is not None
     assert found.status is OrderStatus.FILLED
     assert found.average_price is not None
@@ -285,7 +285,7 @@ def test_a_slow_broker_records_the_order_and_leaves_its_answer_unknown(venue: Ve
     with pytest.raises(BrokerUnavailable):
         broker.place(an_order())
 
-    found = broker.find_order("A1")
+    found = broker.find_order("A1", sent_ns=None)
     assert found is not None
     assert found.status is OrderStatus.FILLED
 
@@ -299,7 +299,7 @@ def test_orders_and_positions_outlive_the_broker_process(venue: Venue) -> None:
 
     again = venue.logged_in()
 
-    assert essence(again.find_order("A1")) == essence(filled)
+    assert essence(again.find_order("A1", sent_ns=None)) == essence(filled)
     assert again.positions(ACCOUNT) == positions
-    assert again.cancel("A2").status is OrderStatus.CANCELLED
+    assert again.cancel("A2", sent_ns=None).status is OrderStatus.CANCELLED
     assert [order.client_order_id for order in again.orders()] == ["A1", "A2"]

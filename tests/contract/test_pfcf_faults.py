@@ -17,8 +17,8 @@ from aftm.domain.orders import OrderFilled
 from aftm.domain.positions import Position
 from aftm.domain.types import OrderStatus
 from aftm.wire.protocol import OrderUpdated
-from aftm_gateway.broker import Broker, BrokerEvent
-from aftm_gateway.errors import BrokerRejected, BrokerUnavailable
+from aftm_gateway.broker import Broker, BrokerEvent, DuplicateOrder
+from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, OrderInDoubt
 from aftm_gateway.pfcf import PfcfBroker
 from tests.contract.conftest import ACCOUNT, PASSWORD, USER, Venue, collect
 from tests.contract.test_broker_contract import an_order, final_update, ticks_of
@@ -106,7 +106,8 @@ def test_a_dropped_connection_is_unhealthy_until_it_returns_with_its_subscriptio
 
     assert (refused.status, refused.reason) == (OrderStatus.REJECTED, "broker connection down")
     assert {tick.symbol for tick in ticks_of(after)} == {"TXFL6"}
-    assert broker.find_order("A1") is None  # refused before it left: the broker never saw it
+    # Refused before it left: the broker never saw it (and the gateway journal has no send).
+    assert broker.find_order("A1", sent_ns=None) is None
 
 
 def test_a_failed_login_is_refused_and_a_later_one_succeeds(venue: Venue) -> None:
@@ -135,3 +136,45 @@ def test_unreadable_events_are_counted_and_dropped_not_raised(venue: Venue) -> N
     assert pfcf(broker).callback_errors == 2
     assert all(isinstance(tick.price, int) for tick in ticks_of(later))
     assert double.HandlerErrors == 0
+
+
+def test_an_order_not_acknowledged_yet_is_in_doubt_not_absent(venue: Venue) -> None:
+    broker = venue.logged_in(timeout_ms=100)
+    venue.double(broker).HoldOrders = True  # taken, listed and reported only when released
+    sent_ns = time.time_ns()
+
+    with pytest.raises(BrokerUnavailable):
+        broker.place(an_order())
+    with pytest.raises(OrderInDoubt):
+        broker.find_order("A1", sent_ns=sent_ns)
+    with pytest.raises(OrderInDoubt):
+        broker.cancel("A1", sent_ns=sent_ns)
+    never_sent = broker.find_order("A2", sent_ns=None)  # the gateway never sent A2
+    venue.double(broker).HoldOrders = False
+    collect(broker, lambda got: final_update(got, "A1") is not None)
+    found = broker.find_order("A1", sent_ns=sent_ns)
+
+    assert never_sent is None
+    assert found is not None
+    assert found.status is OrderStatus.FILLED
+    assert venue.double(broker).OrdersTaken == 1
+
+
+def test_a_second_broker_order_under_one_note_is_shown_not_dropped(venue: Venue) -> None:
+    broker = venue.logged_in()
+    venue.double(broker).DuplicateOrders = True
+
+    answer = broker.place(an_order())
+    events = collect(broker, lambda got: any(isinstance(event, DuplicateOrder) for event in got))
+    broker.orders()
+    listed = collect(broker, lambda got: any(isinstance(event, DuplicateOrder) for event in got))
+
+    extra = [event for event in events if isinstance(event, DuplicateOrder)]
+    assert extra
+    assert {event.broker_order_ids for event in extra} == {(answer.broker_order_id, "D0000002")}
+    assert {event.source for event in extra} <= {"order", "fill"}
+    assert [event for event in listed if isinstance(event, DuplicateOrder)] == [
+        DuplicateOrder("A1", (answer.broker_order_id, "D0000002"), "query")
+    ]
+    fills = [event for event in events + listed if isinstance(event, OrderFilled)]
+    assert [fill.broker_order_id for fill in fills] == [answer.broker_order_id]

@@ -94,7 +94,7 @@ def test_an_entry_is_open_until_completed_and_survives_reopening(tmp_path: Path)
     assert begun is not None
     assert begun.is_open
     assert begun.request == order
-    assert reopened.open_entries() == [order]
+    assert reopened.open_entries() == [JournalEntry(order, 10, None)]
     reopened.complete(a_snapshot(OrderStatus.FILLED))
     entry = reopened.lookup("A1")
     assert entry is not None
@@ -178,7 +178,7 @@ def test_a_new_order_is_placed_once_and_a_repeat_gets_the_stored_answer(venue: V
 
     assert placed.result == "filled"
     assert repeated == replace(placed, result=DUPLICATE, journaled=True)
-    assert venue.journal.lookup("A1") == JournalEntry(an_order(), placed.snapshot)
+    assert venue.journal.lookup("A1") == JournalEntry(an_order(), 1, placed.snapshot)
     assert venue.orders_at_exchange() == 1
 
 
@@ -328,4 +328,9 @@ def test_reconcile_settles_what_the_broker_knows(venue: Venue) -> None:
     venue.journal.begin(an_order(client_order_id="A2"), now_ns=1)
 
     assert venue.desk.reconcile() == (1, 1)
-    assert [order.client_order_id for order in venue.journal.open_entries()] == ["A2"]
+    assert [entry.request.client_order_id for entry in venue.journal.open_entries()] == ["A2"]
+
+
+def test_the_journal_syncs_every_commit_to_disk(journal: Journal) -> None:
+    # synchronous=FULL (2): a begun entry survives a power cut, not only a killed process.
+    assert journal._db.execute("PRAGMA synchronous").fetchone() == (2,)

@@ -21,7 +21,7 @@ def pfcf_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPa
     monkeypatch.setenv("AFTM_GATEWAY_PFCF_SERVER", "203.0.113.7")
     monkeypatch.setenv("AFTM_GATEWAY_USER", "trader")
     monkeypatch.setenv("AFTM_GATEWAY_PASSWORD", "secret")
-    for name in ("ITEMS", "PFCF_RUNTIME", "PFCF_NAMESPACE", "SIM_SYMBOLS"):
+    for name in ("ITEMS", "PFCF_RUNTIME", "PFCF_NAMESPACE", "SIM_SYMBOLS", "BROKER_TIMEOUT_MS"):
         monkeypatch.delenv(f"AFTM_GATEWAY_{name}", raising=False)
     return monkeypatch
 
@@ -36,6 +36,7 @@ def test_pfcf_settings_load(pfcf_env: pytest.MonkeyPatch) -> None:
     )
     assert settings.pfcf_runtime == ("netfx" if sys.platform == "win32" else "mono")
     assert settings.items == ("TXFL6", "MXFL6", "TMFL6")
+    assert settings.pfcf_not_found_grace_ms == 30_000
 
 
 def test_items_of_any_listed_product_are_the_brokers_to_check(
@@ -55,6 +56,8 @@ def test_items_of_any_listed_product_are_the_brokers_to_check(
         ("PFCF_RUNTIME", "coreclr", "AFTM_GATEWAY_PFCF_RUNTIME"),
         ("USER", "", "AFTM_GATEWAY_USER: Value error, is required for broker pfcf"),
         ("ITEMS", "XYZA7", "AFTM_GATEWAY_ITEMS"),
+        ("PFCF_NOT_FOUND_GRACE_MS", "0", "AFTM_GATEWAY_PFCF_NOT_FOUND_GRACE_MS"),
+        ("PFCF_NOT_FOUND_GRACE_MS", "9999", "at least twice AFTM_GATEWAY_BROKER_TIMEOUT_MS"),
     ],
 )
 def test_what_pfcf_needs_is_refused_naming_the_variable(

@@ -13,14 +13,8 @@ from aftm.domain.positions import Position
 from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInForce
 from aftm.wire.protocol import OrderUpdated
 from aftm_gateway.pfcf import translate
-from aftm_gateway.pfcf.reports import (
-    OrderTracker,
-    book_from,
-    expect,
-    is_answered,
-    with_match,
-    with_reply,
-)
+from aftm_gateway.pfcf.reports import book_from, expect, is_answered, with_match, with_reply
+from aftm_gateway.pfcf.tracker import OrderTracker
 from aftm_gateway.pfcf.translate import (
     DecimalValue,
     EnumValue,
@@ -388,16 +382,6 @@ def test_a_match_before_any_reply_is_a_fill_without_an_order_update() -> None:
     assert [type(event) for event in tracker.on_reply(a_reply(OrderStatus.FILLED), 2)] == [
         OrderUpdated
     ]
-
-
-def test_a_second_broker_order_under_a_taken_note_is_a_stray() -> None:
-    tracker = OrderTracker()
-    tracker.on_reply(a_reply(), 1)
-
-    other = Reply("D0000009", ACCOUNT, "TXFL6", Side.BUY, 2, OrderStatus.ACCEPTED, "", "A1")
-
-    assert tracker.on_reply(other, 2) == []
-    assert tracker.strays == 1
 
 
 def test_a_rejection_keeps_its_reason_and_is_final() -> None:

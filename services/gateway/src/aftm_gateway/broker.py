@@ -6,11 +6,16 @@ owns the sockets. Calls are synchronous; one that gets no answer in time raises
 `BrokerUnavailable` (see errors.py for what each error asks of the caller).
 
 Every order carries the client order id in the broker's NOTE field. That is how the gateway
-recognises an order after any restart: `find_order` looks the NOTE up at the broker.
+recognises an order after any restart: `find_order` looks the NOTE up at the broker. Its "not
+found" (None) must be definitive: the gateway then places the order, so an adapter whose broker
+may still acknowledge an order it does not list yet raises OrderInDoubt instead. The sim and
+replay brokers record an order before `place` returns, so their "not found" is always final;
+PFCF's is final only from a complete order query begun a grace period after the order was sent.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from aftm.domain.market import Tick
@@ -19,7 +24,21 @@ from aftm.domain.positions import Position
 from aftm.domain.types import OrderStatus
 from aftm.wire.protocol import Future, OrderSnapshot, OrderUpdated
 
-BrokerEvent = Tick | OrderUpdated | OrderFilled
+
+@dataclass(frozen=True, slots=True)
+class DuplicateOrder:
+    """The broker holds more than one order under one NOTE: a client order id placed twice.
+
+    Raised (as an event) for every report of the extra order and when a query lists it; the
+    gateway alarms and halts nothing itself: the executor stops entries on the health field.
+    """
+
+    client_order_id: str
+    broker_order_ids: tuple[str, ...]  # every one seen under the NOTE, the first one first
+    source: str  # what showed it: "order" or "fill" (a live report of the extra order), "query"
+
+
+BrokerEvent = Tick | OrderUpdated | OrderFilled | DuplicateOrder
 
 
 class Broker(Protocol):
@@ -68,12 +87,22 @@ class Broker(Protocol):
         """
         ...
 
-    def cancel(self, client_order_id: str) -> OrderSnapshot:
-        """Cancel a resting order; a finished order comes back unchanged. OrderNotFound if none."""
+    def cancel(self, client_order_id: str, *, sent_ns: int | None) -> OrderSnapshot:
+        """Cancel a resting order; a finished order comes back unchanged.
+
+        OrderNotFound if the broker definitively has none, OrderInDoubt if it may still get
+        one (`sent_ns` as for `find_order`).
+        """
         ...
 
-    def find_order(self, client_order_id: str) -> OrderSnapshot | None:
-        """The order whose NOTE is `client_order_id`, or None if the broker never saw one."""
+    def find_order(self, client_order_id: str, *, sent_ns: int | None) -> OrderSnapshot | None:
+        """The order whose NOTE is `client_order_id`; None only if the broker never saw one and
+        never will.
+
+        `sent_ns`: when the gateway may have sent the order (its journal's `begun_ns`), None
+        if it never did. OrderInDoubt when the broker does not list it but, being asynchronous,
+        may still acknowledge an order sent then; BrokerUnavailable when it does not answer.
+        """
         ...
 
     def orders(self) -> tuple[OrderSnapshot, ...]:

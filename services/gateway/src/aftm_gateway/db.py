@@ -1,7 +1,10 @@
-"""SQLite as the gateway uses it: WAL, synchronous=NORMAL, explicit short transactions.
+"""SQLite as the gateway uses it: WAL, explicit short transactions, synchronous per store.
 
-WAL with synchronous=NORMAL keeps every committed transaction when the process is killed (only
-a power cut can lose the last ones), which is the failure the gateway's state must survive.
+WAL with synchronous=NORMAL keeps every committed transaction when the process is killed; only
+a power cut can lose the last ones. That suits state a restart can rebuild or that nobody
+else holds. A record whose loss would let the gateway repeat something the outside world
+already saw (the order journal's `begin`: the broker may have the order) needs FULL, which
+syncs the log at every commit.
 """
 
 from __future__ import annotations
@@ -10,15 +13,18 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
+
+Synchronous = Literal["NORMAL", "FULL"]
 
 
-def connect(path: Path, schema: str) -> sqlite3.Connection:
+def connect(path: Path, schema: str, *, synchronous: Synchronous = "NORMAL") -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     # One owner at a time (the service loop), but it may be built on another thread than the
     # one that runs the loop, hence check_same_thread=False.
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"PRAGMA synchronous={synchronous}")
     connection.execute("PRAGMA busy_timeout=5000")
     connection.executescript(schema)
     return connection

@@ -6,7 +6,11 @@ The rule for a client order id, whatever happened before:
 - seen with a different request: refused, the id is taken;
 - completed: the stored (latest) snapshot is the answer, the broker is not called;
 - begun but not completed (the gateway died in the call, or the broker did not answer): the
-  broker is asked with `find_order`; only if it has never seen the id is the order placed.
+  broker is asked with `find_order`; only if it definitively never saw the id is the order
+  placed. While the broker cannot tell yet (OrderInDoubt: an asynchronous broker may still
+  acknowledge it), the request is answered UNAVAILABLE and nothing is sent.
+An id the gateway never journaled was never placed by it: a query for it is NOT_FOUND unless
+the broker has an order under that NOTE anyway (placed before the journal was lost).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from aftm.domain.types import OrderType
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import OrderSnapshot
 from aftm_gateway.broker import Broker
-from aftm_gateway.errors import NotLoggedIn, OrderNotFound
-from aftm_gateway.journal import Journal, is_same_request
+from aftm_gateway.errors import NotLoggedIn, OrderInDoubt, OrderNotFound
+from aftm_gateway.journal import Journal, JournalEntry, is_same_request
 from aftm_gateway.matching import whole_points
 
 # A broker's NOTE field is short; the executor's ids ("A" + 15 hex digits) fit with room.
@@ -66,7 +70,8 @@ class OrderDesk:
     def place(self, order: PlaceOrder, now_ns: int) -> Placed:
         """The broker's answer for `order.client_order_id`, placing it at most once ever.
 
-        Raises InvalidInput, NotLoggedIn, or BrokerUnavailable (the entry then stays open).
+        Raises InvalidInput, NotLoggedIn, or BrokerUnavailable (the entry then stays open;
+        OrderInDoubt, one of them, when the broker may still acknowledge an earlier send).
         """
         check_request(order)
         entry = self._journal.lookup(order.client_order_id)
@@ -79,11 +84,11 @@ class OrderDesk:
             if entry.snapshot is not None:
                 return Placed(entry.snapshot, DUPLICATE)
             self._require_session()
-            found = self._broker.find_order(order.client_order_id)
+            found = self._broker.find_order(order.client_order_id, sent_ns=entry.begun_ns)
             if found is not None:
                 self._journal.complete(found)
                 return Placed(found, DUPLICATE)
-            # Begun, yet the broker never saw it: this call is the first and only one.
+            # Begun, yet the broker definitively never saw it: this call is the first to reach it.
         else:
             self._require_session()
             self._check_listed(order)
@@ -102,12 +107,16 @@ class OrderDesk:
             self._journal.complete(placed.snapshot)
 
     def query(self, client_order_id: str) -> OrderSnapshot:
-        """The journal's word, else the broker's; OrderNotFound if neither knows the id."""
+        """The journal's word, else the broker's.
+
+        OrderNotFound if neither knows the id (definitively: the executor may then send it);
+        OrderInDoubt while the broker may still acknowledge an order the journal has begun.
+        """
         entry = self._journal.lookup(client_order_id)
         if entry is not None and entry.snapshot is not None:
             return entry.snapshot
         self._require_session()
-        found = self._broker.find_order(client_order_id)
+        found = self._broker.find_order(client_order_id, sent_ns=_sent_ns(entry))
         if found is None:
             raise OrderNotFound(f"no order with client order id {client_order_id!r}")
         if entry is not None:
@@ -116,7 +125,8 @@ class OrderDesk:
 
     def cancel(self, client_order_id: str) -> OrderSnapshot:
         self._require_session()
-        snapshot = self._broker.cancel(client_order_id)
+        entry = self._journal.lookup(client_order_id)
+        snapshot = self._broker.cancel(client_order_id, sent_ns=_sent_ns(entry))
         self._journal.update(snapshot)
         return snapshot
 
@@ -128,8 +138,13 @@ class OrderDesk:
         self._require_session()
         self._listed = None
         known = unknown = 0
-        for request in self._journal.open_entries():
-            found = self._broker.find_order(request.client_order_id)
+        for entry in self._journal.open_entries():
+            try:
+                found = self._broker.find_order(
+                    entry.request.client_order_id, sent_ns=entry.begun_ns
+                )
+            except OrderInDoubt:
+                found = None  # asked again by the executor's next query, or the next login
             if found is None:
                 unknown += 1
             else:
@@ -159,3 +174,8 @@ class OrderDesk:
             symbols = frozenset(future.symbol for future in self._broker.futures())
             self._listed = symbols, frozenset(self._broker.accounts())
         return self._listed
+
+
+def _sent_ns(entry: JournalEntry | None) -> int | None:
+    """When the gateway may have sent the entry's order; None: it never journaled the id."""
+    return None if entry is None else entry.begun_ns

@@ -36,3 +36,12 @@ class BrokerUnavailable(BrokerError):
     looks the order up by its NOTE, the client order id) once the broker answers again. Calls
     that change nothing (queries) may simply be retried.
     """
+
+
+class OrderInDoubt(BrokerUnavailable):
+    """The broker does not list the order, and cannot yet say it never will.
+
+    An asynchronous broker acknowledges an order by a later event, so an order sent a moment
+    ago may be missing from its lists and still arrive. Ask again later; never send it again
+    meanwhile (the adapter says when its "not found" becomes definitive).
+    """

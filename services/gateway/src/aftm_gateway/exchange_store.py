@@ -68,6 +68,9 @@ _SELECT_ORDERS = f"SELECT {_ORDER_COLUMNS} FROM orders"  # noqa: S608 - constant
 
 class ExchangeStore:
     def __init__(self, path: Path) -> None:
+        # NORMAL, not FULL: this store plays the broker's own book, not a record of an order on
+        # its way to one. What a power cut takes from it the "broker" never had; the gateway's
+        # journal (FULL) still has the order begun, finds it absent and places it once.
         self._db = connect(path, SCHEMA)
         self._checkpoints = checkpoint_in_background(self._db)  # off the loop: see aftm.wal
 

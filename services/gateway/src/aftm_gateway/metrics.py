@@ -50,6 +50,24 @@ class GatewayMetrics:
         self.heartbeats = Counter(
             "aftm_gateway_heartbeats_total", "Heartbeats published", registry=registry
         )
+        self.unmatched_reports = Counter(
+            "aftm_gateway_unmatched_reports_total",
+            "Broker reports whose NOTE is no client order id in the journal, by kind (order, fill)",
+            ["kind"],
+            registry=registry,
+        )
+        self.duplicate_broker_orders = Counter(
+            "aftm_gateway_duplicate_broker_orders_total",
+            "Extra broker orders found under a client order id already placed (an alarm)",
+            registry=registry,
+        )
+        self.duplicate_order_reports = Counter(
+            "aftm_gateway_duplicate_order_reports_total",
+            "Reports and query listings of such extra broker orders, by kind (order, fill, query);"
+            " they are not published",
+            ["kind"],
+            registry=registry,
+        )
 
 
 class TimedBroker:
@@ -95,13 +113,13 @@ class TimedBroker:
         with self._histogram.labels(call="place").time():
             return self._broker.place(order)
 
-    def cancel(self, client_order_id: str) -> OrderSnapshot:
+    def cancel(self, client_order_id: str, *, sent_ns: int | None) -> OrderSnapshot:
         with self._histogram.labels(call="cancel").time():
-            return self._broker.cancel(client_order_id)
+            return self._broker.cancel(client_order_id, sent_ns=sent_ns)
 
-    def find_order(self, client_order_id: str) -> OrderSnapshot | None:
+    def find_order(self, client_order_id: str, *, sent_ns: int | None) -> OrderSnapshot | None:
         with self._histogram.labels(call="find_order").time():
-            return self._broker.find_order(client_order_id)
+            return self._broker.find_order(client_order_id, sent_ns=sent_ns)
 
     def orders(self) -> tuple[OrderSnapshot, ...]:
         with self._histogram.labels(call="orders").time():

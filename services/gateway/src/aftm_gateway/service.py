@@ -29,7 +29,8 @@ from aftm.wire.protocol import (
     tick_topic,
 )
 from aftm.wire.sockets import read_request, reply_frames
-from aftm_gateway.broker import Broker, BrokerEvent
+from aftm_gateway.alarms import ReportAlarms
+from aftm_gateway.broker import Broker, BrokerEvent, DuplicateOrder
 from aftm_gateway.desk import OrderDesk
 from aftm_gateway.handlers import RequestHandler
 from aftm_gateway.journal import Journal
@@ -63,6 +64,7 @@ class GatewayService:
         self._router = router
         self._metrics = metrics
         self._config = config
+        self._alarms = ReportAlarms(metrics)
         self._handler = RequestHandler(
             self._broker, OrderDesk(self._broker, journal), metrics, self.health_at
         )
@@ -101,6 +103,7 @@ class GatewayService:
             logged_in=self._broker.is_logged_in,
             last_broker_event_ns=self._last_event_ns,
             ts_ns=now_ns,
+            duplicate_orders=self._alarms.duplicate_orders,
         )
 
     def health(self) -> tuple[bool, Mapping[str, object]]:
@@ -111,6 +114,7 @@ class GatewayService:
             "broker": self._broker.name,
             "logged_in": self._logged_in,
             "broker_event_age_s": round(age_s, 3),
+            "duplicate_orders": self._alarms.duplicate_orders,
         }
         return self._logged_in and fresh, details
 
@@ -160,11 +164,15 @@ class GatewayService:
         for event in events:
             if isinstance(event, Tick):
                 self._publish_tick(event)
+            elif isinstance(event, DuplicateOrder):
+                self._alarms.duplicate(event)
+            elif not self._alarms.admits(event, self._journal.lookup(_note(event))):
+                continue
             elif isinstance(event, OrderUpdated):
                 # Journal first: what is published must already be remembered.
                 self._journal.update(event.order)
                 self._pub.send_multipart([ORDER_TOPIC, encode(event)])
-            elif isinstance(event, OrderFilled):
+            else:
                 self._pub.send_multipart([FILL_TOPIC, encode(event)])
 
     def _publish_tick(self, tick: Tick) -> None:
@@ -189,3 +197,9 @@ class GatewayService:
     def _event_age_s(self) -> float:
         since_ns = self._last_event_ns or self._started_ns
         return max(0.0, (time.time_ns() - since_ns) / NS_PER_S)
+
+
+def _note(report: OrderUpdated | OrderFilled) -> str:
+    return (
+        report.order.client_order_id if isinstance(report, OrderUpdated) else report.client_order_id
+    )

@@ -60,6 +60,10 @@ class GatewaySettings(BaseSettings):
     pfcf_namespace: str = "PFCF"  # the DLL's namespace holding PFCFAPI and DTrade
     pfcf_server: str = Field(default="", validate_default=True)  # PFCLogin's address argument
     pfcf_login_timeout_ms: int = Field(default=15_000, ge=1)
+    # An order query must begin this long after an order was sent before "not listed" proves
+    # the broker never got it (then the gateway may place it); until then the answer is
+    # UNAVAILABLE. Too short risks a second order for one client order id.
+    pfcf_not_found_grace_ms: int = Field(default=30_000, ge=1, validate_default=True)
     fault_reject_orders: bool = False
     fault_delay_ms: int = Field(default=0, ge=0)
     fault_drop_replies: int = Field(default=0, ge=0)
@@ -159,6 +163,17 @@ class GatewaySettings(BaseSettings):
         if info.data.get("broker") == "pfcf" and not value.strip():
             raise ValueError("is required when AFTM_GATEWAY_BROKER=pfcf (the broker's address)")
         return value.strip()
+
+    @field_validator("pfcf_not_found_grace_ms")
+    @classmethod
+    def _pfcf_not_found_grace_ms(cls, value: int, info: ValidationInfo) -> int:
+        timeout_ms = info.data.get("broker_timeout_ms")
+        if timeout_ms is not None and value < 2 * timeout_ms:
+            raise ValueError(
+                f"must be at least twice AFTM_GATEWAY_BROKER_TIMEOUT_MS ({timeout_ms}): an"
+                " order's acknowledgement may come later than the gateway waits for it"
+            )
+        return value
 
     @property
     def faults(self) -> dict[str, object]:

@@ -121,11 +121,15 @@ class ExchangeBroker:
             self._answer_late()
         return snapshot
 
-    def cancel(self, client_order_id: str) -> OrderSnapshot:
+    def cancel(self, client_order_id: str, *, sent_ns: int | None = None) -> OrderSnapshot:
         self._require_session()
         return self._exchange.cancel(client_order_id, self._clock())
 
-    def find_order(self, client_order_id: str) -> OrderSnapshot | None:
+    def find_order(
+        self, client_order_id: str, *, sent_ns: int | None = None
+    ) -> OrderSnapshot | None:
+        """Always definitive (`sent_ns` does not matter): the exchange records an order before
+        `place` returns or times out, so one it does not hold never reached it."""
         self._require_session()
         return self._exchange.find(client_order_id)
 

@@ -28,6 +28,7 @@ def open_pfcf_broker(settings: GatewaySettings) -> PfcfBroker:
         server=settings.pfcf_server,
         timeout_ms=settings.broker_timeout_ms,
         login_timeout_ms=settings.pfcf_login_timeout_ms,
+        not_found_grace_ms=settings.pfcf_not_found_grace_ms,
     )
     try:
         return PfcfBroker(vendor.new_api(), vendor, config)

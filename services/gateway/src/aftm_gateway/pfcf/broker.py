@@ -8,7 +8,10 @@ the next `poll`. Only the loop's thread uses this object.
 
 - Orders carry the client order id in NOTE; live reports are keyed back by NOTE (reports.py).
 - `find_order` and `orders` ask the broker (QueryReply + QueryMatch): reconciliation meets the
-  broker's truth, not this process's memory.
+  broker's truth, not this process's memory. The broker lists an order only once it has
+  acknowledged it, later than `Order` returns, so "not listed" is definitive only from a
+  complete query begun `not_found_grace_ms` after the order was sent; before that it is
+  OrderInDoubt. A query listing two broker orders under one NOTE is queued as a DuplicateOrder.
 - Positions are the broker's, aggregated from one OnPositionData callback per record.
 - Health: `is_logged_in` is the login session *and* the quote and trade connections being up,
   as their connection events report; subscriptions are renewed when the quote link returns.
@@ -30,19 +33,26 @@ from aftm.domain.positions import Position
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import Future, OrderSnapshot
 from aftm_gateway.broker import BrokerEvent, unsent
-from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn, OrderNotFound
+from aftm_gateway.errors import (
+    BrokerRejected,
+    BrokerUnavailable,
+    NotLoggedIn,
+    OrderInDoubt,
+    OrderNotFound,
+)
 from aftm_gateway.pfcf import translate
 from aftm_gateway.pfcf.callbacks import Inbox, Kind
 from aftm_gateway.pfcf.loader import Vendor
 from aftm_gateway.pfcf.quotes import Quotes
 from aftm_gateway.pfcf.reports import (
     FINAL,
-    OrderTracker,
     TrackedOrder,
     is_answered,
+    is_surely_absent,
     latest_updates,
 )
 from aftm_gateway.pfcf.session import Session, call
+from aftm_gateway.pfcf.tracker import OrderTracker
 
 HORIZON_NS = 1_000_000  # with nothing queued, the loop looks again within 1 ms
 MAX_BATCH = 10_000  # queued items per poll, so a burst of ticks still lets the loop serve requests
@@ -53,6 +63,9 @@ class PfcfConfig:
     server: str  # PFCLogin's address argument
     timeout_ms: int = 5000
     login_timeout_ms: int = 15_000
+    # How long after sending an order an order query must begin for its "not listed" to prove
+    # the order never reached the broker (AFTM_GATEWAY_PFCF_NOT_FOUND_GRACE_MS).
+    not_found_grace_ms: int = 30_000
 
 
 class PfcfBroker:
@@ -144,9 +157,9 @@ class PfcfBroker:
         )
         return _snapshot(self._tracker.get(note))
 
-    def cancel(self, client_order_id: str) -> OrderSnapshot:
+    def cancel(self, client_order_id: str, *, sent_ns: int | None) -> OrderSnapshot:
         self._require_session()
-        found = self._find(client_order_id)
+        found = self._find(client_order_id, sent_ns)
         if found is None:
             raise OrderNotFound(f"no order with client order id {client_order_id!r}")
         if found.status in FINAL:
@@ -157,7 +170,7 @@ class PfcfBroker:
         )
         refusal = _refusal(call("cancel", self._api.DTradeLib.Replace, request))
         if refusal is not None:
-            again = self._find(client_order_id)  # finished meanwhile?
+            again = self._find(client_order_id, sent_ns)  # finished meanwhile?
             if again is not None and again.status in FINAL:
                 return _snapshot(again)
             raise BrokerRejected(f"cancel refused: {refusal}")
@@ -168,9 +181,9 @@ class PfcfBroker:
         )
         return _snapshot(self._tracker.get(client_order_id))
 
-    def find_order(self, client_order_id: str) -> OrderSnapshot | None:
+    def find_order(self, client_order_id: str, *, sent_ns: int | None) -> OrderSnapshot | None:
         self._require_session()
-        found = self._find(client_order_id)
+        found = self._find(client_order_id, sent_ns)
         return None if found is None else found.snapshot()
 
     def orders(self) -> tuple[OrderSnapshot, ...]:
@@ -245,13 +258,27 @@ class PfcfBroker:
 
     # --- queries ----------------------------------------------------------------------------
 
-    def _find(self, client_order_id: str) -> TrackedOrder | None:
+    def _find(self, client_order_id: str, sent_ns: int | None) -> TrackedOrder | None:
+        """The order under this NOTE, None if surely never placed, else OrderInDoubt."""
         tracked = self._tracker.get(client_order_id)
         if tracked is not None and tracked.status in FINAL:
             return tracked  # a final status never changes: no need to ask
-        return next((order for order in self._book() if order.note == client_order_id), None)
+        began_ns = self._clock()
+        listed = next((order for order in self._book() if order.note == client_order_id), None)
+        if listed is not None:
+            return listed
+        if tracked is not None and tracked.broker_order_id:
+            return tracked  # acknowledged by a live report, not listed yet: it exists
+        grace_ns = self._config.not_found_grace_ms * 1_000_000
+        if is_surely_absent(sent_ns, query_began_ns=began_ns, grace_ns=grace_ns):
+            return None
+        raise OrderInDoubt(
+            f"pfcf does not list {client_order_id!r} yet; sent at {sent_ns} ns, it may still"
+            f" be acknowledged (definitive {self._config.not_found_grace_ms} ms after sending)"
+        )
 
     def _book(self) -> list[TrackedOrder]:
+        """Every order of the session's accounts, from a complete reply and match query."""
         book: list[TrackedOrder] = []
         for account in self._session.accounts:
             replies = self._session.ask_replies(account)
@@ -261,6 +288,7 @@ class PfcfBroker:
             call("match query", self._api.DTradeLib.QueryMatch, account)
             self._await(matches.is_done, self._config.timeout_ms, "match query")
             book.extend(self._session.book(replies, matches, self._clock()))
+        self._queue(self._tracker.check_book(book))  # delivered by the next `poll`
         return book
 
     def _require_session(self) -> None:

@@ -6,7 +6,8 @@ Pure. Reports may come late, twice or out of order, so:
 - the reported status only moves forward, and a final one never moves again;
 - "filled" is believed when the fills add up to the order's quantity: a reply that says filled
   before its matches arrived leaves the order working until they do.
-The same rules turn a query's replies and matches into snapshots (`book_from`).
+The same rules turn a query's replies and matches into snapshots (`book_from`); tracker.py
+applies them to live reports.
 """
 
 from __future__ import annotations
@@ -150,62 +151,6 @@ def is_answered(tracked: TrackedOrder | None, order: PlaceOrder) -> bool:
     return rests and status in (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 
 
-class OrderTracker:
-    """Live reports in, order events out; one state per NOTE (the first broker order keeps it)."""
-
-    def __init__(self) -> None:
-        self._orders: dict[str, TrackedOrder] = {}
-        self.duplicates = 0  # repeated matches dropped
-        self.strays = 0  # reports of a second broker order under a NOTE already taken
-
-    def expect(self, order: PlaceOrder, now_ns: int) -> None:
-        self._orders[order.client_order_id] = expect(order, now_ns)
-
-    def adopt(self, tracked: TrackedOrder) -> None:
-        """Follow an order first seen in a query (e.g. placed before a restart)."""
-        self._orders.setdefault(tracked.note, tracked)
-
-    def forget(self, note: str) -> None:
-        self._orders.pop(note, None)
-
-    def get(self, note: str) -> TrackedOrder | None:
-        return self._orders.get(note)
-
-    def on_reply(self, reply: Reply, now_ns: int) -> list[ReportEvent]:
-        before = self._orders.get(reply.note)
-        if self._is_stray(before, reply.broker_order_id):
-            return []
-        after = with_reply(before, reply, now_ns)
-        self._orders[reply.note] = after
-        return _updated(before, after)
-
-    def on_match(self, match: Match, now_ns: int) -> list[ReportEvent]:
-        before = self._orders.get(match.note)
-        if self._is_stray(before, match.broker_order_id):
-            return []
-        after = with_match(before, match, now_ns)
-        if after is None:
-            self.duplicates += 1
-            return []
-        self._orders[match.note] = after
-        fill = OrderFilled(
-            client_order_id=match.note,
-            broker_order_id=match.broker_order_id,
-            fill_id=match.fill_id,
-            symbol=match.symbol,
-            side=match.side,
-            quantity=match.quantity,
-            price=match.price,
-            ts_ns=now_ns,
-        )
-        return [fill, *_updated(before, after)]
-
-    def _is_stray(self, tracked: TrackedOrder | None, broker_order_id: str) -> bool:
-        taken = tracked is not None and tracked.broker_order_id not in ("", broker_order_id)
-        self.strays += taken
-        return taken
-
-
 def book_from(
     replies: Iterable[Reply], matches: Iterable[Match], now_ns: int
 ) -> list[TrackedOrder]:
@@ -220,7 +165,17 @@ def book_from(
     return list(orders.values())
 
 
-def _updated(before: TrackedOrder | None, after: TrackedOrder) -> list[ReportEvent]:
+def is_surely_absent(sent_ns: int | None, *, query_began_ns: int, grace_ns: int) -> bool:
+    """Whether a complete order query that did not list an order proves it was never placed.
+
+    The broker acknowledges an order by a later event and lists it only then, so a query proves
+    absence only if it began at least `grace_ns` after the order could have been sent
+    (`sent_ns`; None: the gateway never sent it, so nothing can still arrive).
+    """
+    return sent_ns is None or query_began_ns - sent_ns >= grace_ns
+
+
+def updated(before: TrackedOrder | None, after: TrackedOrder) -> list[ReportEvent]:
     new = after.snapshot()
     old = None if before is None else before.snapshot()
     if new is None or (old is not None and replace(old, ts_ns=new.ts_ns) == new):

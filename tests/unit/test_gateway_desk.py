@@ -1,0 +1,193 @@
+"""The desk against an asynchronous broker: a "not found" is not proof until the broker says so.
+
+`LateBroker` is a small stateful fake of a broker like PFCF: an order it was sent is listed only
+once acknowledged, and it calls its own "not found" definitive only a grace period after the
+order could have been sent (`sent_ns`). The tests count what it was sent and what it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from aftm.domain.orders import PlaceOrder
+from aftm.domain.positions import Position
+from aftm.domain.types import OrderStatus, Side, TimeInForce
+from aftm.wire.protocol import Future, OrderSnapshot
+from aftm_gateway.broker import BrokerEvent
+from aftm_gateway.desk import DUPLICATE, OrderDesk
+from aftm_gateway.errors import BrokerUnavailable, OrderInDoubt, OrderNotFound
+from aftm_gateway.journal import Journal
+
+ACCOUNT = "ACC-1"
+GRACE_NS = 30_000
+
+
+def an_order(client_order_id: str = "A1") -> PlaceOrder:
+    return PlaceOrder(
+        client_order_id=client_order_id,
+        account=ACCOUNT,
+        symbol="TXFL6",
+        side=Side.BUY,
+        quantity=1,
+        time_in_force=TimeInForce.IOC,
+    )
+
+
+class LateBroker:
+    """Takes orders without answering in time; lists them only once `acknowledge` is called."""
+
+    def __init__(self) -> None:
+        self.now_ns = 0
+        self.sent: list[str] = []  # every order that left for the broker, by client order id
+        self.in_flight: list[PlaceOrder] = []
+        self.book: list[OrderSnapshot] = []
+        self.answers = False  # True: place answers at once (the broker is quick again)
+
+    @property
+    def name(self) -> str:
+        return "late"
+
+    @property
+    def is_logged_in(self) -> bool:
+        return True
+
+    def login(self, user: str, password: str) -> None: ...
+
+    def logout(self) -> None: ...
+
+    def accounts(self) -> tuple[str, ...]:
+        return (ACCOUNT,)
+
+    def futures(self) -> tuple[Future, ...]:
+        return (Future("TXFL6", "TX", 200, 23_000, registered=True),)
+
+    def register(self, symbol: str) -> None: ...
+
+    def unregister(self, symbol: str) -> None: ...
+
+    def place(self, order: PlaceOrder) -> OrderSnapshot:
+        self.sent.append(order.client_order_id)
+        self.in_flight.append(order)
+        if not self.answers:
+            raise BrokerUnavailable("late did not answer in time")
+        self.acknowledge()
+        return self.book[-1]
+
+    def acknowledge(self) -> None:
+        for order in self.in_flight:
+            self.book.append(_filled(order, len(self.book) + 1, self.now_ns))
+        self.in_flight.clear()
+
+    def cancel(self, client_order_id: str, *, sent_ns: int | None = None) -> OrderSnapshot:
+        raise NotImplementedError
+
+    def find_order(
+        self, client_order_id: str, *, sent_ns: int | None = None
+    ) -> OrderSnapshot | None:
+        listed = [order for order in self.book if order.client_order_id == client_order_id]
+        if listed:
+            return listed[0]
+        if sent_ns is not None and self.now_ns - sent_ns < GRACE_NS:
+            raise OrderInDoubt(f"{client_order_id} not listed yet; it may still be")
+        return None
+
+    def orders(self) -> tuple[OrderSnapshot, ...]:
+        return tuple(self.book)
+
+    def positions(self, account: str) -> tuple[Position, ...]:
+        return ()
+
+    def poll(self, now_ns: int) -> list[BrokerEvent]:
+        return []
+
+    def next_event_ns(self) -> int | None:
+        return None
+
+    def close(self) -> None: ...
+
+
+def _filled(order: PlaceOrder, number: int, now_ns: int) -> OrderSnapshot:
+    return OrderSnapshot(
+        client_order_id=order.client_order_id,
+        broker_order_id=f"L{number}",
+        account=order.account,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        filled_quantity=order.quantity,
+        average_price=Decimal(23_000),
+        status=OrderStatus.FILLED,
+        reason="",
+        ts_ns=now_ns,
+    )
+
+
+@pytest.fixture
+def broker() -> LateBroker:
+    return LateBroker()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    opened = Journal(tmp_path / "journal.sqlite")
+    yield opened
+    opened.close()
+
+
+def test_a_late_order_is_neither_placed_again_nor_called_missing_within_the_grace(
+    broker: LateBroker, journal: Journal
+) -> None:
+    desk = OrderDesk(broker, journal)
+    with pytest.raises(BrokerUnavailable):
+        desk.place(an_order(), now_ns=100)  # sent; the broker does not answer in time
+
+    broker.now_ns = 100 + GRACE_NS - 1
+    with pytest.raises(BrokerUnavailable):
+        desk.place(an_order(), now_ns=broker.now_ns)
+    with pytest.raises(BrokerUnavailable):
+        desk.query("A1")
+    reconciled = desk.reconcile()
+    broker.acknowledge()
+    found = desk.query("A1")
+    again = desk.place(an_order(), now_ns=broker.now_ns)
+
+    assert broker.sent == ["A1"]
+    assert reconciled == (0, 1)
+    assert found == broker.book[0]
+    assert (again.snapshot, again.result) == (found, DUPLICATE)
+    assert [order.client_order_id for order in broker.book] == ["A1"]
+
+
+def test_an_open_entry_is_placed_exactly_once_after_a_definitive_not_found(
+    broker: LateBroker, journal: Journal
+) -> None:
+    # The gateway journaled A1 and died before it called the broker.
+    journal.begin(an_order(), now_ns=100)
+    broker.answers = True
+    desk = OrderDesk(broker, journal)
+
+    broker.now_ns = 100 + GRACE_NS - 1
+    with pytest.raises(BrokerUnavailable):
+        desk.place(an_order(), now_ns=broker.now_ns)
+    broker.now_ns = 100 + GRACE_NS
+    with pytest.raises(OrderNotFound):
+        desk.query("A1")  # definitively never placed: the executor may send it again
+    placed = desk.place(an_order(), now_ns=broker.now_ns)
+    desk.settle(placed)
+    repeated = desk.place(an_order(), now_ns=broker.now_ns)
+
+    assert broker.sent == ["A1"]
+    assert placed.snapshot.status is OrderStatus.FILLED
+    assert (repeated.snapshot, repeated.result) == (placed.snapshot, DUPLICATE)
+
+
+def test_an_id_the_gateway_never_journaled_is_not_found(
+    broker: LateBroker, journal: Journal
+) -> None:
+    with pytest.raises(OrderNotFound):
+        OrderDesk(broker, journal).query("never-sent")
+    assert broker.sent == []
