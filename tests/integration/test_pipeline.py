@@ -7,19 +7,22 @@ double's state file when the gateway runs the PFCF adapter (every test runs on b
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 import zmq
 
 from aftm.domain.conditions import Condition, Stage
-from aftm.domain.signals import SignalKind, signal_id
+from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import Side
 from aftm.wire.protocol import AddCondition, ConditionList, ListConditions
-from aftm_executor.sizing import client_order_id
+from aftm_executor.trades import client_order_id
+from aftm_strategy.store import StrategyStore
 from tests.support.pipeline import BROKERS, BrokerOrder, Context, Pipeline, wait_for
 
 pytestmark = pytest.mark.slow
@@ -157,3 +160,63 @@ def test_strategy_restarted_after_an_entry_never_enters_again(
     assert [(c.id, c.stage) for c in listed.conditions] == [(condition_id, Stage.ENTERED)]
     assert len(orders_for(pipeline, condition_id, ENTRY)) == 1
     assert len(pipeline.broker_orders()) == 1
+
+
+def test_strategy_killed_between_commit_and_push_places_neither_entry_nor_exit(
+    make_pipeline: MakePipeline,
+) -> None:
+    """The strategy committed an entry and died before pushing it; restarted, it fires the exit,
+    which reaches the executor first. Neither may leave a position behind: the executor fetches
+    the entry at once, and a trade whose exit came first places nothing."""
+    pipeline = make_pipeline()
+    pipeline.start("gateway")
+    pipeline.start("executor")
+    price = pipeline.last_price(SYMBOL)
+    condition = Condition(
+        id=f"c-{uuid.uuid4().hex[:8]}",
+        symbol=SYMBOL,
+        action=Side.BUY,
+        trigger_price=price - 3,
+        quantity=1,
+        turning_point=3,  # order price = the last price
+        take_profit_point=2,
+        stop_loss_point=2,  # any 2-point move exits
+        is_following=False,
+        stage=Stage.ENTERED,
+    )
+    entry = Signal(
+        id=signal_id(condition.id, ENTRY),
+        condition_id=condition.id,
+        symbol=SYMBOL,
+        side=Side.BUY,
+        kind=ENTRY,
+        quantity=1,
+        price=price,
+        ts_ns=time.time_ns(),
+    )
+    # What a strategy killed after its commit and before its push leaves in its store.
+    store = StrategyStore.open(pipeline.folder / "strategy.sqlite")
+    store.add(condition)
+    store.save_tick_outcome([condition], [entry])
+    store.close()
+
+    pipeline.start("strategy")
+
+    executor_journal = pipeline.folder / "executor-journal.sqlite"
+
+    def exit_taken() -> bool:
+        with closing(sqlite3.connect(executor_journal, timeout=5)) as db:
+            row = db.execute(
+                "SELECT 1 FROM signals WHERE signal_id = ?", (signal_id(condition.id, EXIT),)
+            ).fetchone()
+        return row is not None
+
+    wait_for(exit_taken, 30, "the executor to take the exit", pipeline)
+    time.sleep(8.0)  # past a resync retry: a late entry would have been placed by now
+    assert orders_for(pipeline, condition.id, ENTRY) == []
+    assert orders_for(pipeline, condition.id, EXIT) == []
+    with closing(sqlite3.connect(executor_journal, timeout=5)) as db:
+        (refused,) = db.execute(
+            "SELECT refused FROM trades WHERE trade_id = ?", (condition.id,)
+        ).fetchone()
+    assert "exit came before the entry" in refused
