@@ -1,177 +1,150 @@
-"""Pre-trade risk checks, order sizing and position folding: pure, table-driven, both sides."""
+"""Pre-trade checks on entries, the entry rate limit and the gateway's state: pure, both sides.
+
+Exits are not judged by risk (the trade model holds or retries them), so every case here is an
+entry. `position` in a case is in units of the entry's side: +3 means already 3 lots the same
+way, -3 means 3 lots the other way (which a reducing entry shrinks).
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-from decimal import Decimal
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from aftm.domain.orders import OrderFilled
-from aftm.domain.positions import Position
-from aftm.domain.signals import Signal, SignalKind, signal_id
-from aftm.domain.types import OrderType, Side, TimeInForce
+from aftm.domain.types import Side
 from aftm.wire.protocol import TradingMode
-from aftm_executor.positions import PositionBook, apply_fill
+from aftm_executor import trades
+from aftm_executor.journal import Journal
 from aftm_executor.risk import (
-    Context,
-    EntryRecord,
+    NS_PER_MINUTE,
+    EntryCheck,
     GatewayState,
     Limits,
     OrderRate,
     Verdict,
-    check,
+    check_entry,
     gateway_state,
     is_reducing,
 )
-from aftm_executor.sizing import client_order_id, order_for, quantity_for
-from aftm_executor.states import SignalState, advance
+from aftm_executor.states import OrderState
+from aftm_executor.trades import Leg, Order
+from tests.builders import a_signal
 
 SIDES = pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
-LIMITS = Limits(max_lots_per_order=10, max_net_position=20, max_orders_per_minute=60)
-FILLED_ENTRY = EntryRecord(SignalState.FILLED, filled_quantity=1)
-
-
-def a_signal(
-    side: Side, *, kind: SignalKind = SignalKind.ENTRY, quantity: int = 1, condition: str = "c1"
-) -> Signal:
-    return Signal(
-        id=signal_id(condition, kind),
-        condition_id=condition,
-        symbol="TXFL6",
-        side=side,
-        kind=kind,
-        quantity=quantity,
-        price=17500,
-        ts_ns=1,
-    )
-
-
-def a_context(**changes: object) -> Context:
-    base = Context(
-        mode=TradingMode.ACTIVE,
-        gateway=GatewayState.ALIVE,
-        account="ACC1",
-        position=0,
-        orders_in_window=0,
-    )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
-
-
-def an_exit(entry_side: Side, quantity: int = 1) -> Signal:
-    return a_signal(entry_side.opposite, kind=SignalKind.STOP_LOSS, quantity=quantity)
-
-
-# Entries: `position` is in units of the entry side (+2: already long 2 for a buy entry).
-ENTRY_CASES = [
-    ("plain entry", {}, 1, Verdict.ALLOW, ""),
-    ("zero quantity", {}, 0, Verdict.REFUSE, "not positive"),
-    ("halted", {"mode": TradingMode.HALTED}, 1, Verdict.REFUSE, "halted"),
-    ("gateway silent", {"gateway": GatewayState.SILENT}, 1, Verdict.REFUSE, "silent"),
-    ("logged out", {"gateway": GatewayState.LOGGED_OUT}, 1, Verdict.REFUSE, "logged out"),
-    ("gateway not heard yet", {"gateway": GatewayState.STARTING}, 1, Verdict.WAIT, "heartbeat"),
-    ("no account", {"account": ""}, 1, Verdict.REFUSE, "no account"),
-    ("reducing, flat", {"mode": TradingMode.REDUCING}, 1, Verdict.REFUSE, "reducing"),
-    ("reducing, against", {"mode": TradingMode.REDUCING, "position": -3}, 2, Verdict.ALLOW, ""),
-    ("reducing, through 0", {"mode": TradingMode.REDUCING, "position": -3}, 4, Verdict.REFUSE, ""),
-    ("at lot limit", {}, 10, Verdict.ALLOW, ""),
-    ("over lot limit", {}, 11, Verdict.REFUSE, "per order"),
-    ("up to net limit", {"position": 15}, 5, Verdict.ALLOW, ""),
-    ("over net limit", {"position": 15}, 6, Verdict.REFUSE, "over 20"),
-    ("reducing an over-limit position", {"position": -25}, 5, Verdict.ALLOW, ""),
-    ("flipping past the net limit", {"position": -5}, 10, Verdict.ALLOW, ""),
-    ("rate below limit", {"orders_in_window": 59}, 1, Verdict.ALLOW, ""),
-    ("rate at limit", {"orders_in_window": 60}, 1, Verdict.REFUSE, "per minute"),
-]
-
-
-@SIDES
-@pytest.mark.parametrize(
-    ("case", "changes", "quantity", "verdict", "reason"),
-    ENTRY_CASES,
-    ids=[case[0] for case in ENTRY_CASES],
+LIMITS = Limits(
+    max_lots_per_order=10, max_net_position=20, max_orders_per_minute=60, max_account_lots_tx=40.0
 )
-def test_entry_checks(
-    side: Side,
-    case: str,
-    changes: dict[str, object],
-    quantity: int,
-    verdict: Verdict,
-    reason: str,
-) -> None:
-    if "position" in changes:
-        changes = {**changes, "position": side.sign * int(str(changes["position"]))}
-
-    decision = check(a_signal(side, quantity=quantity), a_context(**changes), LIMITS)
-
-    assert decision.verdict is verdict, decision.reason
-    assert reason in decision.reason
+S = 1_000_000_000
 
 
-EXIT_CASES = [
-    ("entry filled", FILLED_ENTRY, {}, Verdict.ALLOW, ""),
-    ("entry accepted", EntryRecord(SignalState.ACCEPTED, 0), {}, Verdict.ALLOW, ""),
-    ("entry partly filled", EntryRecord(SignalState.PARTIALLY_FILLED, 1), {}, Verdict.ALLOW, ""),
-    ("partial then cancelled", EntryRecord(SignalState.CANCELLED, 1), {}, Verdict.ALLOW, ""),
-    ("entry never journaled", None, {}, Verdict.REFUSE, "reverse position"),
-    ("entry rejected", EntryRecord(SignalState.REJECTED, 0), {}, Verdict.REFUSE, "rejected"),
-    ("entry cancelled unfilled", EntryRecord(SignalState.CANCELLED, 0), {}, Verdict.REFUSE, ""),
-    (
-        "entry rejected, logged out",
-        EntryRecord(SignalState.REJECTED, 0),
-        {"gateway": GatewayState.LOGGED_OUT},
-        Verdict.REFUSE,
-        "reverse position",
+@dataclass(frozen=True, slots=True)
+class Case:
+    name: str
+    verdict: Verdict
+    reason: str = ""  # a part of the decision's reason
+    quantity: int = 1
+    mode: TradingMode = TradingMode.ACTIVE
+    gateway: GatewayState = GatewayState.ALIVE
+    account: str = "ACC1"
+    position: int = 0  # in units of the entry's side
+    exposure: float = 1.0
+    in_window: int = 0
+
+    def entry(self, side: Side) -> EntryCheck:
+        return EntryCheck(
+            side=side,
+            quantity=self.quantity,
+            symbol="TXFL6",
+            account=self.account,
+            mode=self.mode,
+            gateway=self.gateway,
+            position=side.sign * self.position,
+            account_exposure=self.exposure,
+            orders_in_window=self.in_window,
+        )
+
+
+ALLOW, REFUSE, WAIT = Verdict.ALLOW, Verdict.REFUSE, Verdict.WAIT
+REDUCING, HALTED = TradingMode.REDUCING, TradingMode.HALTED
+CASES = [
+    Case("plain entry", ALLOW),
+    Case("zero quantity", REFUSE, "quantity 0 is not positive", quantity=0),
+    Case("negative quantity", REFUSE, "not positive", quantity=-1),
+    Case("halted", REFUSE, "halted", mode=HALTED),
+    Case("halted, even a reducing entry", REFUSE, "halted", mode=HALTED, position=-3),
+    Case(
+        "halted beats a starting gateway",
+        REFUSE,
+        "halted",
+        mode=HALTED,
+        gateway=GatewayState.STARTING,
     ),
-    ("entry not yet decided", EntryRecord(SignalState.RECEIVED, 0), {}, Verdict.WAIT, ""),
-    ("entry in flight", EntryRecord(SignalState.SENDING, 0), {}, Verdict.WAIT, ""),
-    ("entry unknown", EntryRecord(SignalState.UNKNOWN, 0), {}, Verdict.WAIT, "unknown"),
-    ("gateway silent", FILLED_ENTRY, {"gateway": GatewayState.SILENT}, Verdict.ALLOW, ""),
-    ("logged out", FILLED_ENTRY, {"gateway": GatewayState.LOGGED_OUT}, Verdict.WAIT, "logged"),
-    ("reducing mode", FILLED_ENTRY, {"mode": TradingMode.REDUCING}, Verdict.ALLOW, ""),
-    ("halted", FILLED_ENTRY, {"mode": TradingMode.HALTED}, Verdict.REFUSE, "halted"),
-    ("rate at limit", FILLED_ENTRY, {"orders_in_window": 60}, Verdict.REFUSE, "per minute"),
+    Case("gateway not heard yet", WAIT, "no gateway heartbeat", gateway=GatewayState.STARTING),
+    Case("gateway silent", REFUSE, "silent", gateway=GatewayState.SILENT),
+    Case("broker logged out", REFUSE, "logged out", gateway=GatewayState.LOGGED_OUT),
+    Case("no account", REFUSE, "no account selected", account=""),
+    Case("reducing, flat", REFUSE, "reducing and position 0 would not shrink", mode=REDUCING),
+    Case("reducing, adding", REFUSE, "would not shrink", mode=REDUCING, position=3),
+    Case("reducing, shrinking", ALLOW, mode=REDUCING, position=-3, quantity=2),
+    Case("reducing, closing exactly", ALLOW, mode=REDUCING, position=-3, quantity=3),
+    Case(
+        "reducing, through zero", REFUSE, "would not shrink", mode=REDUCING, position=-3, quantity=4
+    ),
+    Case("at the lot limit", ALLOW, quantity=10),
+    Case("over the lot limit", REFUSE, "quantity 11 is over 10 per order", quantity=11),
+    Case("over the lot limit, reducing", REFUSE, "per order", position=-25, quantity=11),
+    Case("up to the net limit", ALLOW, position=15, quantity=5),
+    Case("over the net limit", REFUSE, "net position would be", position=15, quantity=6),
+    Case("reducing an over-limit position", ALLOW, position=-25, quantity=5),
+    Case("flipping within the net limit", ALLOW, position=-5, quantity=10),
+    Case("at the account limit", ALLOW, exposure=40.0),
+    Case("over the account limit", REFUSE, "40.05 TX-equivalent lots, over 40", exposure=40.05),
+    Case("over the account limit, reducing", ALLOW, position=-3, exposure=50.0),
+    Case("rate below the limit", ALLOW, in_window=59),
+    Case("rate at the limit", REFUSE, "order rate is at 60 per minute", in_window=60),
+    Case("rate at the limit, reducing", REFUSE, "per minute", position=-3, in_window=60),
 ]
 
 
 @SIDES
-@pytest.mark.parametrize(
-    ("case", "entry", "changes", "verdict", "reason"),
-    EXIT_CASES,
-    ids=[case[0] for case in EXIT_CASES],
-)
-def test_exit_checks(
-    side: Side,
-    case: str,
-    entry: EntryRecord | None,
-    changes: dict[str, object],
-    verdict: Verdict,
-    reason: str,
-) -> None:
-    context = a_context(position=side.sign, entry=entry, **changes)  # long 1 after a buy entry
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.name) for case in CASES])
+def test_check_entry(side: Side, case: Case) -> None:
+    decision = check_entry(case.entry(side), LIMITS)
 
-    decision = check(an_exit(side), context, LIMITS)
+    assert decision.verdict is case.verdict, decision.reason
+    assert case.reason in decision.reason
+    if case.verdict is ALLOW:
+        assert decision.reason == ""
 
-    assert decision.verdict is verdict, decision.reason
-    assert reason in decision.reason
+
+@SIDES
+def test_the_net_limit_names_the_position_after_the_order(side: Side) -> None:
+    decision = check_entry(Case("", REFUSE, position=15, quantity=6).entry(side), LIMITS)
+
+    assert decision.reason == f"net position would be {side.sign * 21}, over 20"
 
 
 @pytest.mark.parametrize(
-    ("last", "logged_in", "now", "state"),
+    ("heartbeat_ns", "logged_in", "now_ns", "state"),
     [
-        (None, False, 2, GatewayState.STARTING),
-        (None, False, 3, GatewayState.SILENT),
-        (5, True, 8, GatewayState.ALIVE),
-        (5, True, 9, GatewayState.SILENT),
-        (5, False, 8, GatewayState.LOGGED_OUT),
+        pytest.param(None, True, 9, GatewayState.STARTING, id="not heard, within the timeout"),
+        pytest.param(None, True, 10, GatewayState.SILENT, id="not heard for a timeout"),
+        pytest.param(5, True, 15, GatewayState.ALIVE, id="heard a timeout ago"),
+        pytest.param(5, True, 16, GatewayState.SILENT, id="heard longer ago"),
+        pytest.param(5, False, 15, GatewayState.LOGGED_OUT, id="heard, logged out"),
+        pytest.param(5, False, 16, GatewayState.SILENT, id="silent beats logged out"),
     ],
 )
 def test_gateway_state_from_heartbeats(
-    last: int | None, logged_in: bool, now: int, state: GatewayState
+    heartbeat_ns: int | None, logged_in: bool, now_ns: int, state: GatewayState
 ) -> None:
     found = gateway_state(
-        last_heartbeat_ns=last, logged_in=logged_in, started_ns=0, now_ns=now, timeout_ns=3
+        last_heartbeat_ns=heartbeat_ns,
+        logged_in=logged_in,
+        started_ns=0,
+        now_ns=now_ns,
+        timeout_ns=10,
     )
 
     assert found is state
@@ -180,148 +153,76 @@ def test_gateway_state_from_heartbeats(
 @SIDES
 @pytest.mark.parametrize(
     ("position", "quantity", "reducing"),
-    [(0, 1, False), (-2, 1, True), (-2, 2, True), (-2, 3, False), (2, 1, False)],
+    [(0, 1, False), (3, 1, False), (-3, 1, True), (-3, 3, True), (-3, 4, False)],
 )
 def test_is_reducing(side: Side, position: int, quantity: int, reducing: bool) -> None:
     assert is_reducing(side.sign * position, side, quantity) is reducing
 
 
-def test_order_rate_slides_over_the_window() -> None:
-    rate = OrderRate(window_ns=10)
-    for now in (0, 4, 9):
-        rate.record(now)
+def test_order_rate_slides_over_one_minute() -> None:
+    rate = OrderRate()
+    rate.record(0)
+    rate.record(30 * S)
 
-    assert rate.count(9) == 3
-    assert rate.count(10) == 2  # the order at 0 left the window
-    assert rate.count(19) == 0
-
-
-@pytest.mark.parametrize(
-    ("current", "reported", "after"),
-    [
-        (SignalState.SENDING, SignalState.UNKNOWN, SignalState.UNKNOWN),
-        (SignalState.UNKNOWN, SignalState.ACCEPTED, SignalState.ACCEPTED),
-        (SignalState.FILLED, SignalState.ACCEPTED, SignalState.FILLED),
-        (SignalState.PARTIALLY_FILLED, SignalState.ACCEPTED, SignalState.PARTIALLY_FILLED),
-        (SignalState.REJECTED, SignalState.FILLED, SignalState.REJECTED),
-        (SignalState.ACCEPTED, SignalState.CANCELLED, SignalState.CANCELLED),
-    ],
-)
-def test_states_only_move_forward(
-    current: SignalState, reported: SignalState, after: SignalState
-) -> None:
-    assert advance(current, reported) is after
+    assert rate.count(30 * S) == 2
+    assert rate.count(NS_PER_MINUTE - 1) == 2
+    assert rate.count(NS_PER_MINUTE) == 1  # the first one is exactly a minute old
+    assert rate.count(90 * S) == 0
 
 
-# --- sizing -----------------------------------------------------------------------------------
+def test_order_rate_seeded_out_of_order_counts_the_same() -> None:
+    rate = OrderRate([50 * S, 10 * S, 30 * S])
+
+    assert rate.count(60 * S) == 3
+    assert rate.count(70 * S) == 2  # the one sent at 10 s is a minute old
+    assert rate.count(90 * S) == 1
+    assert rate.count(110 * S) == 0
 
 
-def test_client_order_id_is_deterministic_and_short() -> None:
-    first = client_order_id("c1:entry")
-
-    assert first == client_order_id("c1:entry")
-    assert first != client_order_id("c1:exit")
-    assert first.startswith("A")
-    assert len(first) == 16
-    assert first == "A" + hashlib.sha256(b"c1:entry").hexdigest()[:15]
-
-
-@SIDES
-def test_an_order_is_a_market_ioc_for_the_signal(side: Side) -> None:
-    signal = a_signal(side, quantity=3)
-
-    order = order_for(signal, "ACC1", ts_ns=42)
-
-    assert order.client_order_id == client_order_id(signal.id)
-    assert (order.account, order.symbol, order.side, order.quantity) == ("ACC1", "TXFL6", side, 3)
-    assert (order.order_type, order.time_in_force, order.price) == (
-        OrderType.MARKET,
-        TimeInForce.IOC,
-        None,
+def _sent_trade(condition: str, leg: Leg, sent_ns: int) -> trades.Trade:
+    signal = a_signal(condition=condition, ts_ns=sent_ns)
+    trade = trades.from_entry(signal, "ACC1", sent_ns)
+    order = Order(
+        client_order_id=trades.client_order_id(signal.id),
+        leg=Leg.ENTRY,
+        attempt=1,
+        side=signal.side,
+        quantity=1,
+        state=OrderState.FILLED,
+        filled=1,
+        sent_ns=sent_ns,
     )
-    assert order.ts_ns == 42
-    assert order_for(signal, "ACC1", ts_ns=42) == order
+    trade = trades.placed(trade, order, sent_ns)
+    if leg is Leg.EXIT:
+        exit_order = Order(
+            client_order_id=trades.client_order_id(trade.exit_signal_id),
+            leg=Leg.EXIT,
+            attempt=1,
+            side=signal.side.opposite,
+            quantity=1,
+            sent_ns=sent_ns + 1,
+        )
+        trade = trades.placed(trades.wants_exit(trade, "stop_loss", sent_ns), exit_order, sent_ns)
+    return trade
 
 
-@SIDES
-@pytest.mark.parametrize(
-    ("kind", "entry_state", "entry_filled", "quantity"),
-    [
-        (SignalKind.ENTRY, None, 0, 3),
-        (SignalKind.TAKE_PROFIT, SignalState.FILLED, 3, 3),
-        (SignalKind.STOP_LOSS, SignalState.CANCELLED, 1, 1),  # IOC entry got only one lot
-        (SignalKind.STOP_LOSS, SignalState.PARTIALLY_FILLED, 1, 3),  # may still fill fully
-        (SignalKind.STOP_LOSS, SignalState.ACCEPTED, 0, 3),
-        (SignalKind.STOP_LOSS, SignalState.REJECTED, 0, 3),  # refused by risk, not sized to 0
-    ],
-)
-def test_an_exit_closes_no_more_than_its_finished_entry_got(
-    side: Side,
-    kind: SignalKind,
-    entry_state: SignalState | None,
-    entry_filled: int,
-    quantity: int,
-) -> None:
-    signal = a_signal(side, kind=kind, quantity=3)
+def test_the_rate_limit_survives_a_restart(tmp_path: Path) -> None:
+    now_ns = 1_000 * S
+    path = tmp_path / "executor.sqlite"
+    journal = Journal(path)
+    journal.save(_sent_trade("old", Leg.ENTRY, now_ns - NS_PER_MINUTE))  # out of the window
+    for n in range(LIMITS.max_orders_per_minute - 1):
+        journal.save(_sent_trade(f"c{n}", Leg.ENTRY, now_ns - 50 * S + n))
+    journal.save(_sent_trade("x", Leg.EXIT, now_ns - 50 * S))  # its exit is not an entry
+    journal.close()
 
-    assert quantity_for(signal, entry_state, entry_filled) == quantity
-    assert order_for(signal, "ACC1", 0, quantity).quantity == quantity
+    reopened = Journal(path)  # the executor restarted
+    try:
+        rate = OrderRate(reopened.entry_send_times(now_ns - NS_PER_MINUTE))
+    finally:
+        reopened.close()
 
-
-# --- positions --------------------------------------------------------------------------------
-
-
-def a_fill(side: Side, quantity: int, price: str, fill_id: str = "f1") -> OrderFilled:
-    return OrderFilled(
-        client_order_id="A1",
-        broker_order_id="B1",
-        fill_id=fill_id,
-        symbol="TXFL6",
-        side=side,
-        quantity=quantity,
-        price=Decimal(price),
-        ts_ns=1,
-    )
-
-
-@SIDES
-@pytest.mark.parametrize(
-    ("fills", "net", "average"),
-    [
-        ([(1, "100")], 1, "100"),
-        ([(1, "100"), (3, "200")], 4, "175"),  # adding averages in
-        ([(4, "100"), (-1, "300")], 3, "100"),  # reducing keeps the average
-        ([(2, "100"), (-2, "300")], 0, "0"),  # flat has no average
-        ([(1, "100"), (-3, "300")], -2, "300"),  # through zero starts at the fill price
-    ],
-)
-def test_fills_fold_into_a_position(
-    side: Side, fills: list[tuple[int, str]], net: int, average: str
-) -> None:
-    position = None
-    for number, (signed, price) in enumerate(fills):
-        fill_side = side if signed > 0 else side.opposite
-        position = apply_fill(position, "ACC1", a_fill(fill_side, abs(signed), price, f"{number}"))
-
-    assert position == Position("ACC1", "TXFL6", side.sign * net, Decimal(average))
-
-
-@SIDES
-def test_a_fill_seen_before_changes_nothing(side: Side) -> None:
-    book = PositionBook()
-
-    first = book.apply("ACC1", a_fill(side, 2, "100", "f1"))
-    again = book.apply("ACC1", a_fill(side, 2, "100", "f1"))
-    book.apply("ACC2", a_fill(side, 1, "90", "f2"))
-
-    assert first == Position("ACC1", "TXFL6", side.sign * 2, Decimal(100))
-    assert again is None
-    assert book.net_quantity("ACC1", "TXFL6") == side.sign * 2
-    assert [p.account for p in book.positions()] == ["ACC1", "ACC2"]
-
-
-def test_a_book_restored_from_fill_ids_ignores_them() -> None:
-    book = PositionBook([Position("ACC1", "TXFL6", 2, Decimal(100))], fill_ids=["f1"])
-
-    assert book.apply("ACC1", a_fill(Side.BUY, 2, "100", "f1")) is None
-    assert book.net_quantity("ACC1", "TXFL6") == 2
+    assert rate.count(now_ns) == LIMITS.max_orders_per_minute  # 59 entries plus x's entry
+    entry = Case("", ALLOW, in_window=rate.count(now_ns)).entry(Side.BUY)
+    assert check_entry(entry, LIMITS).verdict is Verdict.REFUSE
+    assert rate.count(now_ns + 11 * S) == 0  # a minute after they were sent
