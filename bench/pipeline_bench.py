@@ -62,6 +62,7 @@ SYMBOLS = tuple(f"{product}{month}" for product in ("TXF", "MXF", "TMF") for mon
 EXECUTOR_LIMITS = {
     "AFTM_EXECUTOR_MAX_ORDERS_PER_MINUTE": "1000000",
     "AFTM_EXECUTOR_MAX_NET_POSITION": "1000000",
+    "AFTM_EXECUTOR_MAX_ACCOUNT_LOTS_TX": "10000",
     "AFTM_EXECUTOR_MAX_LOTS_PER_ORDER": "10",
 }
 
@@ -171,7 +172,11 @@ def read_samples(journal: Path, gateway: Path, window: tuple[int, int]) -> Sampl
     """The accepted orders' latencies for signals whose tick was published inside `window`."""
     start, end = window
     samples = Samples()
-    query = "SELECT payload, client_order_id, received_ns, acked_ns FROM signals"
+    # Each signal with its first order (later attempts retry a remainder: not the signal's path).
+    query = (
+        "SELECT s.payload, o.client_order_id, s.received_ns, o.acked_ns FROM signals s"
+        " LEFT JOIN orders o ON o.signal_id = s.signal_id AND o.attempt = 1"
+    )
     with closing(sqlite3.connect(f"file:{gateway}?mode=ro", uri=True)) as db:
         begun = dict(db.execute("SELECT client_order_id, begun_ns FROM orders").fetchall())
     with closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True)) as db:

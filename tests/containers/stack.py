@@ -35,7 +35,7 @@ from aftm.wire.protocol import (
     SignalList,
 )
 from aftm.wire.reliable import ReliableClient
-from aftm_executor.sizing import client_order_id
+from aftm_executor.trades import client_order_id
 from tests.support.processes import free_port, http_json
 
 REPO = Path(__file__).resolve().parents[2]
