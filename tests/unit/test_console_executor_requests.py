@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from typing import TypeVar
 
 import pytest
@@ -241,6 +242,16 @@ def test_a_trade_that_filled_nothing_is_a_refusal_with_its_reason() -> None:
         orders.send_market_order(executor, "TXFL6", Side.BUY, 2)
 
     assert failed.value.exit_code == EXIT_REFUSED
+
+
+def test_an_entry_refused_downstream_names_its_orders_reason() -> None:
+    entry = a_trade().orders[0]
+    refused_entry = replace(entry, filled_quantity=0, average_price=None, reason="not listed")
+    rejected = a_trade(state="done", entry_filled=0, entry_price=None, orders=(refused_entry,))
+    executor = FakeExecutor(ManualOrder=[rejected])
+
+    with pytest.raises(ConsoleError, match="filled nothing: not listed"):
+        orders.send_market_order(executor, "ZZFL6", Side.BUY, 1)
 
 
 def test_a_risk_refusal_passes_through_with_its_reason() -> None:

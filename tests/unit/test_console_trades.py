@@ -186,6 +186,16 @@ def test_a_held_trade_in_one_line_says_why() -> None:
     )
 
 
+def test_a_trade_without_a_reason_of_its_own_shows_its_latest_orders() -> None:
+    refused_entry = an_entry(filled_quantity=0, average_price=None, state="rejected",
+                             reason="'ZZFL6' is not listed")  # fmt: skip
+    trade = a_trade(state="done", entry_filled=0, entry_price=None, orders=(refused_entry,))
+
+    assert describe(trade).endswith("entry filled 0 ('ZZFL6' is not listed)")
+    assert trade_row(trade)[-1] == "'ZZFL6' is not listed"
+    assert trade_row(a_trade())[-1] is None  # nothing wrong: no reason anywhere
+
+
 def test_a_trade_without_an_account_names_the_selected_one() -> None:
     assert "on the selected account" in describe(a_trade(account=""))
 

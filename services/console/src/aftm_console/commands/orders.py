@@ -23,7 +23,7 @@ from aftm.wire.protocol import (
     TradeView,
 )
 from aftm_console.commands.common import live, new_client_order_id
-from aftm_console.commands.trades import UNSETTLED_STATES, describe, list_trades
+from aftm_console.commands.trades import UNSETTLED_STATES, describe, list_trades, reason
 from aftm_console.errors import ConsoleError, OrderOutcomeUnknown, ServiceDown, ServiceRefused
 from aftm_console.parsing import Subparsers, a_symbol, add_json_flag, at_least_one
 from aftm_console.render import ORDER_HEADERS, order_row, say, say_json, say_table, warn
@@ -99,7 +99,7 @@ def _follow(services: Services, trade: TradeView) -> TradeView:
 def _report(order_id: str, trade: TradeView) -> None:
     say(describe(trade))
     if trade.state == "done" and trade.entry_filled == 0:
-        why = trade.reason or "no reason given"
+        why = reason(trade) or "no reason given"
         raise ConsoleError(f"order {order_id} filled nothing: {why}")
     if trade.state in UNSETTLED_STATES:
         say("the entry is still working; follow it with: aftm trades --open")

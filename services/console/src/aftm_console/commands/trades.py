@@ -38,6 +38,15 @@ def fills(filled: int, price: Decimal | None) -> str:
     return str(filled) if price is None else f"{filled} @ {price}"
 
 
+def reason(trade: TradeView) -> str:
+    """Why the trade is held, refused or done: its own reason, else its latest order's (a
+    broker or gateway refusal may be recorded on the order only; an earlier attempt's reason
+    is history, not the trade's state); empty when nothing is wrong."""
+    if trade.reason or not trade.orders:
+        return trade.reason
+    return trade.orders[-1].reason
+
+
 def trade_row(trade: TradeView) -> tuple[object, ...]:
     """One trade under TRADE_HEADERS."""
     return (
@@ -51,7 +60,7 @@ def trade_row(trade: TradeView) -> tuple[object, ...]:
         fills(trade.exit_filled, trade.exit_price),
         trade.realised_points,
         trade.realised_twd,
-        trade.reason or None,
+        reason(trade) or None,
     )
 
 
@@ -68,7 +77,8 @@ def describe(trade: TradeView) -> str:
         parts.append(f"exit filled {fills(trade.exit_filled, trade.exit_price)}")
         parts.append(f"realised {trade.realised_points} pts / {trade.realised_twd} TWD")
     line = ", ".join(parts)
-    return f"{line} ({trade.reason})" if trade.reason else line
+    why = reason(trade)
+    return f"{line} ({why})" if why else line
 
 
 def say_trades(trades: tuple[TradeView, ...], empty: str, *, as_json: bool = False) -> None:
