@@ -9,8 +9,8 @@ and fails with the executor's log instead of hanging.
 from __future__ import annotations
 
 import itertools
-import sqlite3
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -605,11 +605,8 @@ def test_an_exit_waits_for_its_unanswered_entry_and_closes_only_what_reached_the
     assert harness.expect(PlaceOrder).client_order_id == entry_id  # lost
     assert harness.expect(QueryOrder).client_order_id == entry_id  # not found
     # The entry never reached the market and its exit has come: neither goes out.
-    trade = wait_for(
-        "the trade to end",
-        lambda: (t := harness.journal_trade("c1")).is_done and t,
-        harness.log,
-    )
+    wait_for("the trade to end", lambda: harness.journal_trade("c1").is_done, harness.log)
+    trade = harness.journal_trade("c1")
     assert "exit came before the entry reached the market" in trade.refused
     assert harness.gateway.place_ids() == [entry_id]
 

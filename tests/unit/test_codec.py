@@ -147,6 +147,43 @@ PROTOCOL_SAMPLES: list[object] = [
         ),
     ),
 ]
+TRADE_ORDER = p.TradeOrder(
+    client_order_id="Aabc",
+    leg="exit",
+    attempt=2,
+    side=Side.SELL,
+    quantity=1,
+    filled_quantity=1,
+    average_price=Decimal("17510.5"),
+    state="filled",
+    reason="",
+)
+TRADE_VIEW = p.TradeView(
+    trade_id="c1",
+    account="ACC1",
+    symbol="TXFL6",
+    side=Side.BUY,
+    quantity=2,
+    state="closing",
+    reason="exit cancelled with 1 filled",
+    entry_filled=2,
+    exit_filled=1,
+    entry_price=Decimal(17500),
+    exit_price=None,
+    realised_points=Decimal("10.5"),
+    realised_twd=Decimal(2100),
+    opened_ns=1,
+    updated_ns=2,
+    orders=(TRADE_ORDER,),
+)
+PROTOCOL_SAMPLES += [
+    p.ManualOrder(order_id="m-1", symbol="TXFL6", side=Side.BUY, quantity=1, account=""),
+    p.Flatten(symbol="TXFL6"),
+    p.ListTrades(open_only=True, limit=10),
+    TRADE_ORDER,
+    TRADE_VIEW,
+    p.TradeList(trades=(TRADE_VIEW,)),
+]
 SAMPLES += PROTOCOL_SAMPLES
 
 

@@ -84,10 +84,6 @@ def test_twd_follow_the_products_point_value(side: Side, symbol: str, twd_per_po
     assert view.realised_twd == side.sign * Decimal(40 * twd_per_point)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="views.trade_view multiplies the averages after rounding them to 0.01 (27.99, not 28)",
-)
 @SIDES
 def test_realised_points_are_exact_when_averages_are_not_whole(side: Side) -> None:
     """1 lot at 17500 and 2 at 17501, all closed at 17510: 10 + 9 + 9 = 28 points."""

@@ -21,7 +21,10 @@ def trade_view(trade: Trade, fills: Mapping[str, FillValue]) -> TradeView:
     closed = min(trade.exit_filled, trade.entry_filled)
     points = ZERO
     if entry_price is not None and exit_price is not None and closed:
-        points = (exit_price - entry_price) * trade.side.sign * closed
+        # From the unrounded averages: rounding them first would lose points (27.99 for 28).
+        entry_exact = _exact_average(trade, Leg.ENTRY, fills)
+        exit_exact = _exact_average(trade, Leg.EXIT, fills)
+        points = (exit_exact - entry_exact) * trade.side.sign * closed
     return TradeView(
         trade_id=trade.trade_id,
         account=trade.account,
@@ -29,7 +32,7 @@ def trade_view(trade: Trade, fills: Mapping[str, FillValue]) -> TradeView:
         side=trade.side,
         quantity=trade.quantity,
         state=trade.phase.value,
-        reason=trade.hold or trade.refused or trade.problem,
+        reason=trade.hold or trade.refused or trade.problem or _last_refusal(trade),
         entry_filled=trade.entry_filled,
         exit_filled=trade.exit_filled,
         entry_price=entry_price,
@@ -55,14 +58,27 @@ def trade_view(trade: Trade, fills: Mapping[str, FillValue]) -> TradeView:
     )
 
 
+def _last_refusal(trade: Trade) -> str:
+    """The gateway's or broker's reason for the last order it refused (e.g. an entry)."""
+    refused = [o.reason for o in trade.orders if o.state.value == "rejected" and o.reason]
+    return refused[-1] if refused else ""
+
+
 def _average(trade: Trade, leg: Leg, fills: Mapping[str, FillValue]) -> Decimal | None:
-    quantity, value = 0, ZERO
-    for order in trade.leg_orders(leg):
-        filled = fills.get(order.client_order_id)
-        if filled is not None:
-            quantity += filled.quantity
-            value += filled.value
-    return _tidy(value / quantity) if quantity else None
+    quantity = _leg_quantity(trade, leg, fills)
+    return _tidy(_exact_average(trade, leg, fills)) if quantity else None
+
+
+def _leg_quantity(trade: Trade, leg: Leg, fills: Mapping[str, FillValue]) -> int:
+    return sum(f.quantity for o in trade.leg_orders(leg) if (f := fills.get(o.client_order_id)))
+
+
+def _exact_average(trade: Trade, leg: Leg, fills: Mapping[str, FillValue]) -> Decimal:
+    quantity = _leg_quantity(trade, leg, fills)
+    value = sum(
+        (f.value for o in trade.leg_orders(leg) if (f := fills.get(o.client_order_id))), ZERO
+    )
+    return value / quantity if quantity else ZERO
 
 
 def _order_average(filled: FillValue | None) -> Decimal | None:
