@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from aftm.domain.products import DEFAULT_SYMBOLS
 from aftm_gateway.broker import Broker, BrokerEvent
 from aftm_gateway.exchange_store import ExchangeStore
 from aftm_gateway.pfcf import PfcfBroker, PfcfConfig
 from aftm_gateway.pfcf.loader import load
-from aftm_gateway.products import DEFAULT_SYMBOLS
 from aftm_gateway.sim import SimBroker
 from aftm_gateway.venue import VenueConfig
 from tests.support import dotnet

@@ -15,12 +15,12 @@ import pytest
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
+from aftm.domain.products import DEFAULT_SYMBOLS
 from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import OrderSnapshot, OrderUpdated
 from aftm_gateway.broker import BrokerEvent
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn, OrderNotFound
-from aftm_gateway.products import DEFAULT_SYMBOLS
 from tests.contract.conftest import ACCOUNT, PASSWORD, USER, Venue, collect
 
 FAR_BELOW = Decimal(1000)  # a buy limit the market never reaches in a test

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
+from aftm.domain.products import product_of
 from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import OrderUpdated
@@ -24,7 +25,6 @@ from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn, 
 from aftm_gateway.exchange import Exchange
 from aftm_gateway.exchange_store import ExchangeStore
 from aftm_gateway.matching import Rules, admit, apply_fill, refusal, resting_fill_price
-from aftm_gateway.products import product_of
 from aftm_gateway.replay import FileReplay
 from aftm_gateway.sim import SimBroker
 from aftm_gateway.venue import VenueConfig

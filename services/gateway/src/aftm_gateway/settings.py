@@ -15,9 +15,9 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from aftm.domain.products import DEFAULT_SYMBOLS, product_of
 from aftm.errors import InvalidInput
 from aftm.settings import check_endpoint, check_log_level
-from aftm_gateway.products import DEFAULT_SYMBOLS, product_of
 
 SIMULATED_BROKERS = ("sim", "replay")
 SIM_CREDENTIAL = "sim"  # the simulated brokers' user and password when none is configured

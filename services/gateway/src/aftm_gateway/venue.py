@@ -19,13 +19,13 @@ from pydantic import SecretStr
 from aftm.domain.market import Tick
 from aftm.domain.orders import PlaceOrder
 from aftm.domain.positions import Position
+from aftm.domain.products import product_of
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import Future, OrderSnapshot
 from aftm_gateway.broker import BrokerEvent, unsent
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn
 from aftm_gateway.exchange import Exchange
 from aftm_gateway.matching import Rules
-from aftm_gateway.products import product_of
 
 
 class TickFeed(Protocol):
