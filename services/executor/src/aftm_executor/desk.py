@@ -147,10 +147,11 @@ class OrderDesk:
             snapshot.reason,
             now_ns,
         )
+        acked = None
         if replied_ns is not None and state not in (OrderState.REJECTED, OrderState.UNKNOWN):
-            self._journal.acked(snapshot.client_order_id, replied_ns)
+            acked = (snapshot.client_order_id, replied_ns)  # journaled with the trade: one commit
         self._log_change(trade, updated, snapshot.client_order_id)
-        self.step(updated, save=updated != trade)
+        self.step(updated, save=updated != trade, acked=acked)
 
     def apply_fill(self, fill: OrderFilled) -> None:
         trade = self._journal.trade_of_order(fill.client_order_id)
@@ -184,13 +185,16 @@ class OrderDesk:
 
     # --- deciding and acting ----------------------------------------------------------------
 
-    def step(self, trade: Trade, *, save: bool = False) -> Trade:
-        """Decide and act until the trade waits on something outside; returns it as stored."""
+    def step(
+        self, trade: Trade, *, save: bool = False, acked: tuple[str, int] | None = None
+    ) -> Trade:
+        """Decide and act until the trade waits on something outside; returns it as stored.
+        `acked`: an accepting reply's (client order id, ns), journaled with the first save."""
         for _ in range(MAX_STEPS):
             decided, decision = self._apply(trade, self._decide(trade))
-            if decided != trade or save:
-                self._journal.save(decided)
-                save = False
+            if decided != trade or save or acked is not None:
+                self._journal.save(decided, acked=acked)
+                save, acked = False, None
             self._log_decision(trade, decided, decision)
             trade = decided
             follow = self._perform(trade, decision, 0, trade.entry_ts_ns or 0)

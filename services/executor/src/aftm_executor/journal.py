@@ -34,7 +34,7 @@ from aftm_executor.journal_rows import (
     trade_values,
 )
 from aftm_executor.positions import PositionBook
-from aftm_executor.states import UNRESOLVED, WORKING
+from aftm_executor.states import UNRESOLVED, WORKING, OrderState
 from aftm_executor.trades import Leg, Order, Trade
 
 _OPEN_STATES = ",".join(f"'{state.value}'" for state in sorted(UNRESOLVED | WORKING))
@@ -126,11 +126,14 @@ class Journal:
             self._write(trade)
         return True
 
-    def save(self, trade: Trade) -> None:
+    def save(self, trade: Trade, *, acked: tuple[str, int] | None = None) -> None:
         """Store the trade as it now stands (its orders included); durable when an order is on
-        its way, so that nothing the broker may receive is forgotten."""
+        its way, so that nothing the broker may receive is forgotten. `acked`: (client order
+        id, ns) of an accepting reply just read, recorded in the same commit (see `acked`)."""
         with self._transaction(durable=_sends(trade)):
             self._write(trade)
+            if acked is not None:
+                self._write_acked(*acked)
 
     def _write(self, trade: Trade) -> None:
         self._db.execute(
@@ -213,10 +216,13 @@ class Journal:
     def acked(self, client_order_id: str, acked_ns: int) -> None:
         """When the reply accepting the order was read (tick-to-ack audits); the first one."""
         with self._transaction():
-            self._db.execute(
-                "UPDATE orders SET acked_ns = COALESCE(acked_ns, ?) WHERE client_order_id = ?",
-                (acked_ns, client_order_id),
-            )
+            self._write_acked(client_order_id, acked_ns)
+
+    def _write_acked(self, client_order_id: str, acked_ns: int) -> None:
+        self._db.execute(
+            "UPDATE orders SET acked_ns = COALESCE(acked_ns, ?) WHERE client_order_id = ?",
+            (acked_ns, client_order_id),
+        )
 
     @property
     def changes(self) -> int:
@@ -325,13 +331,13 @@ class Journal:
     # --- settings and counts ----------------------------------------------------------------
 
     def account(self) -> str:
-        return self._setting("account") or ""
+        return self.setting("account") or ""
 
     def set_account(self, account: str) -> None:
         self.set_setting("account", account)
 
     def mode(self) -> TradingMode:
-        value = self._setting("mode")
+        value = self.setting("mode")
         return TradingMode(value) if value else TradingMode.ACTIVE
 
     def set_mode(self, mode: TradingMode) -> None:
@@ -351,9 +357,6 @@ class Journal:
         refused = self._db.execute("SELECT COUNT(*) FROM trades WHERE refused != ''").fetchone()[0]
         return Counts(received=received, sent=sent, risk_rejected=refused, unresolved=unresolved)
 
-    def _setting(self, key: str) -> str | None:
-        return self._settings.get(key)
-
     def setting(self, key: str) -> str | None:
         return self._settings.get(key)
 
@@ -365,4 +368,4 @@ class Journal:
 
 def _sends(trade: Trade) -> bool:
     """Whether the trade holds an order about to leave: its row must survive a power loss."""
-    return any(order.state.value == "sending" for order in trade.orders)
+    return any(order.state is OrderState.SENDING for order in trade.orders)

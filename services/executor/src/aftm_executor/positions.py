@@ -52,5 +52,9 @@ class PositionBook:
         position = self._positions.get((account, symbol))
         return position.net_quantity if position else 0
 
+    def net_quantities(self, account: str) -> dict[str, int]:
+        """The account's net quantity per symbol (a fresh dict: the caller may add to it)."""
+        return {s: p.net_quantity for (a, s), p in self._positions.items() if a == account}
+
     def positions(self) -> tuple[Position, ...]:
         return tuple(sorted(self._positions.values(), key=lambda p: (p.account, p.symbol)))

@@ -18,7 +18,6 @@ Pure: values in, values out; the caller passes the time and the situation.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -243,7 +242,6 @@ def with_entry(trade: Trade, signal: Signal, account: str) -> Trade:
         side=signal.side,
         quantity=signal.quantity,
         entry_ts_ns=signal.ts_ns,
-        refused=trade.refused,
     )
 
 
@@ -331,7 +329,3 @@ def held(trade: Trade, reason: str, now_ns: int) -> Trade:
 
 def cancel_sent(trade: Trade, now_ns: int) -> Trade:
     return replace(trade, cancel_sent_ns=now_ns, updated_ns=now_ns)
-
-
-def open_trades(trades: Iterable[Trade]) -> list[Trade]:
-    return [trade for trade in trades if not trade.is_done]
