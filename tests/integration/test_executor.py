@@ -38,11 +38,14 @@ from aftm.wire.protocol import (
     CancelOrder,
     ErrorCode,
     ExecutorStatus,
+    Future,
+    FutureList,
     GatewayHealth,
     GatewayHeartbeat,
     GetExecutorStatus,
     GetSignals,
     ListAccounts,
+    ListFutures,
     ListSignalIds,
     ListSignals,
     OrderSnapshot,
@@ -128,6 +131,7 @@ class GatewayDouble:
         self._release = threading.Event()
         self.heartbeats = True
         self.logged_in = True
+        self.last_price = 17501  # in ListFutures: what the executor marks positions at
         self._lock = threading.Lock()
         self._outbox: queue.Queue[list[bytes]] = queue.Queue()
         self._broker_ids = itertools.count(1)
@@ -192,6 +196,9 @@ class GatewayDouble:
             return ok(request, found)
         if isinstance(body, ListAccounts):
             return ok(request, AccountList(self.accounts))
+        if isinstance(body, ListFutures):
+            future = Future("TXFL6", "TX", 200, self.last_price, True)
+            return ok(request, FutureList((future,)))
         return error(request, ErrorCode.BAD_REQUEST, "not a gateway request")
 
     def _accepted(self, order: PlaceOrder) -> OrderSnapshot:
@@ -662,6 +669,29 @@ def test_entries_need_a_live_gateway_and_exits_go_out(harness: Harness, gateway:
     assert closed_nothing.is_done
     assert closed_nothing.refused.startswith("risk: gateway")
     assert closed_nothing.orders == ()
+
+
+def test_the_daily_loss_limit_switches_to_reducing_and_exits_still_go_out(
+    harness: Harness,
+) -> None:
+    harness.start(AFTM_EXECUTOR_DAILY_LOSS_LIMIT_TWD="100000")
+    opened = a_signal(Side.BUY, condition="c1", quantity=2)
+    harness.push(opened)
+    harness.gateway.fill(harness.expect(PlaceOrder).client_order_id)  # 2 lots at 17501
+    harness.wait_metric("aftm_executor_fills_total", 1)
+    assert harness.status().mode is TradingMode.ACTIVE
+
+    harness.gateway.last_price = 17501 - 300  # 2 lots x 300 points x 200 TWD = -120,000
+    harness.wait_metric("aftm_executor_daily_loss_limit_breached", 1)
+
+    assert harness.status().mode is TradingMode.REDUCING
+    assert harness.metric("aftm_executor_daily_pnl_twd") == -120_000
+    harness.push(a_signal(Side.BUY, condition="c2"))
+    harness.wait_metric(RISK_REJECTED, 1)  # no new exposure
+    harness.push(an_exit(opened))
+    placed = harness.expect(PlaceOrder)  # the way out stays open
+    assert (placed.side, placed.quantity) == (Side.SELL, 2)
+    assert "daily loss limit reached" in harness.log()
 
 
 def test_account_and_mode_come_from_the_console_and_survive_a_restart(harness: Harness) -> None:

@@ -86,6 +86,7 @@ def main() -> int:
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
             resync_interval_s=settings.resync_interval_s,
             retention_days=settings.retention_days,
+            daily_loss_limit_twd=settings.daily_loss_limit_twd,
         ),
     )
     try:

@@ -24,6 +24,7 @@ from aftm.sql import rows_in
 from aftm.wal import checkpoint_in_background
 from aftm.wire.codec import encode
 from aftm.wire.protocol import TradingMode
+from aftm_executor import pnl
 from aftm_executor.journal_rows import (
     ORDER_COLUMNS,
     ORDER_READ_COLUMNS,
@@ -249,7 +250,14 @@ class Journal:
             )
             if cursor.rowcount != 1:
                 return None
+            before = self._book.position(account, fill.symbol)
             position = self._book.apply(account, fill)
+            realised = pnl.realised_twd(before, fill)
+            if realised:
+                key = _realised_key(account, pnl.trading_day(fill.ts_ns))
+                total = Decimal(self.setting(key) or "0") + realised
+                self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, str(total)))
+                self._settings[key] = str(total)
             self._db.execute(
                 "INSERT OR REPLACE INTO positions VALUES (?,?,?,?)",
                 (account, fill.symbol, position.net_quantity, str(position.average_price)),
@@ -283,6 +291,10 @@ class Journal:
 
     def positions(self) -> tuple[Position, ...]:
         return self._book.positions()
+
+    def realised_twd(self, account: str, day: int) -> Decimal:
+        """What the account's fills realised on Taipei day `day` (see pnl.trading_day)."""
+        return Decimal(self.setting(_realised_key(account, day)) or "0")
 
     def exposures(self, account: str) -> dict[str, int]:
         """Per symbol: the account's net position plus what orders in flight or working could
@@ -364,6 +376,10 @@ class Journal:
         with self._transaction():
             self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
         self._settings[key] = value
+
+
+def _realised_key(account: str, day: int) -> str:
+    return f"realised_twd:{account}:{day}"
 
 
 def _sends(trade: Trade) -> bool:

@@ -93,6 +93,16 @@ class ExecutorMetrics:
             "1 while an alarm (e.g. two broker orders for one client order id) refuses entries",
             registry=registry,
         )
+        self.daily_pnl = Gauge(
+            "aftm_executor_daily_pnl_twd",
+            "The selected account's P&L today (Taipei): realised plus marked to market, in TWD",
+            registry=registry,
+        )
+        self.daily_loss_breached = Gauge(
+            "aftm_executor_daily_loss_limit_breached",
+            "1 while today's P&L is at or beyond the daily loss limit (the executor is reducing)",
+            registry=registry,
+        )
         self.unknown_orders = Gauge(
             "aftm_executor_unknown_orders",
             "Orders sent whose outcome is not yet known (sending or unknown)",

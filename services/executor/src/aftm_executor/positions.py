@@ -48,6 +48,9 @@ class PositionBook:
         self._positions[key] = position
         return position
 
+    def position(self, account: str, symbol: str) -> Position | None:
+        return self._positions.get((account, symbol))
+
     def net_quantity(self, account: str, symbol: str) -> int:
         position = self._positions.get((account, symbol))
         return position.net_quantity if position else 0

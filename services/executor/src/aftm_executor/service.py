@@ -40,6 +40,7 @@ from aftm.wire.sockets import read_request, reply_frames
 from aftm_executor.control import Control
 from aftm_executor.desk import MISSING, OrderDesk, Policy, Sent
 from aftm_executor.journal import Journal
+from aftm_executor.loss import DailyLoss
 from aftm_executor.metrics import ExecutorMetrics
 from aftm_executor.risk import GatewayState, gateway_state
 
@@ -68,6 +69,7 @@ class Timing:
     heartbeat_timeout_s: float = 3.0
     resync_interval_s: float = 30.0
     retention_days: float = 30.0  # done trades are kept this long, then forgotten
+    daily_loss_limit_twd: float = 200_000.0  # 0: off
 
 
 class GatewayWatch:
@@ -134,6 +136,7 @@ class Executor:
             self._fetch_signal,
         )
         self._control = Control(journal, gateway, self._desk, self.status)
+        self._loss = DailyLoss(journal, gateway, metrics, timing.daily_loss_limit_twd)
         self._resync_due = 0.0
         # The strategy store position already resynced: kept, so a restart does not page
         # through the whole history again.
@@ -202,6 +205,8 @@ class Executor:
         # A silent gateway would only make each question time out and stall the loop.
         if self.watch.state() in (GatewayState.ALIVE, GatewayState.LOGGED_OUT):
             self._desk.resolve()
+        if self.watch.state() is GatewayState.ALIVE:
+            self._loss.check()
         if time.monotonic() >= self._resync_due:
             self._resync()
         if time.monotonic() >= self._prune_due:

@@ -33,6 +33,9 @@ class ExecutorSettings(BaseSettings):
     # An entry older than this when it would be sent (or sent again) is refused as stale:
     # the market it was meant for is gone. Exits are never stale.
     max_entry_age_s: float = Field(default=5.0, gt=0, le=3600)
+    # Realised plus marked-to-market loss in a Taipei day at which the executor switches to
+    # REDUCING (exits only) with an alarm; 0 turns the check off.
+    daily_loss_limit_twd: float = Field(default=200_000.0, ge=0, le=1e9)
     # Done trades (their orders, signals and fills) are forgotten after this many days.
     retention_days: float = Field(default=30.0, ge=1, le=3650)
     heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=60)
