@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from decimal import Decimal
 
 from aftm.domain.conditions import Condition, Stage
 from aftm.domain.market import Tick
 from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import Side
+from aftm.wire.protocol import TradeOrder, TradeView
 
 
 def a_condition(
@@ -60,3 +63,42 @@ def a_signal(
         price=17500,
         ts_ns=time.time_ns() if ts_ns is None else ts_ns,
     )
+
+
+def a_trade_order(**changes: object) -> TradeOrder:
+    """A filled entry of 2 lots at 23008."""
+    order = TradeOrder(
+        client_order_id="M0123456789abcde-0",
+        leg="entry",
+        attempt=0,
+        side=Side.BUY,
+        quantity=2,
+        filled_quantity=2,
+        average_price=Decimal("23008"),
+        state="filled",
+        reason="",
+    )
+    return replace(order, **changes)  # type: ignore[arg-type]
+
+
+def a_trade_view(**changes: object) -> TradeView:
+    """An open manual buy of 2 TXFL6, filled at 23008, nothing closed yet."""
+    trade = TradeView(
+        trade_id="M0123456789abcde",
+        account="SIM-0001",
+        symbol="TXFL6",
+        side=Side.BUY,
+        quantity=2,
+        state="open",
+        reason="",
+        entry_filled=2,
+        exit_filled=0,
+        entry_price=Decimal("23008"),
+        exit_price=None,
+        realised_points=Decimal("0"),
+        realised_twd=Decimal("0"),
+        opened_ns=1,
+        updated_ns=2,
+        orders=(a_trade_order(),),
+    )
+    return replace(trade, **changes)  # type: ignore[arg-type]

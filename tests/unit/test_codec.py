@@ -20,6 +20,7 @@ from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInFor
 from aftm.errors import DecodeError, InvalidInput
 from aftm.wire import protocol as p
 from aftm.wire.codec import MAX_DECIMAL_TEXT, MAX_FRAME_BYTES, REGISTRY, Registry, decode, encode
+from tests.builders import a_trade_order, a_trade_view
 
 TICK = Tick(symbol="TXFL6", price=17500, qty=2, ts_ns=1_700_000_000_123_456_789, seq=42)
 CONDITION = Condition(id="c1", symbol="TXFL6", action=Side.SELL, trigger_price=17500, quantity=1)
@@ -147,35 +148,8 @@ PROTOCOL_SAMPLES: list[object] = [
         ),
     ),
 ]
-TRADE_ORDER = p.TradeOrder(
-    client_order_id="Aabc",
-    leg="exit",
-    attempt=2,
-    side=Side.SELL,
-    quantity=1,
-    filled_quantity=1,
-    average_price=Decimal("17510.5"),
-    state="filled",
-    reason="",
-)
-TRADE_VIEW = p.TradeView(
-    trade_id="c1",
-    account="ACC1",
-    symbol="TXFL6",
-    side=Side.BUY,
-    quantity=2,
-    state="closing",
-    reason="exit cancelled with 1 filled",
-    entry_filled=2,
-    exit_filled=1,
-    entry_price=Decimal(17500),
-    exit_price=None,
-    realised_points=Decimal("10.5"),
-    realised_twd=Decimal(2100),
-    opened_ns=1,
-    updated_ns=2,
-    orders=(TRADE_ORDER,),
-)
+TRADE_ORDER = a_trade_order(leg="exit", attempt=2, average_price=Decimal("17510.5"))
+TRADE_VIEW = a_trade_view(realised_points=Decimal("10.5"), orders=(TRADE_ORDER,))
 PROTOCOL_SAMPLES += [
     p.ManualOrder(order_id="m-1", symbol="TXFL6", side=Side.BUY, quantity=1, account=""),
     p.Flatten(symbol="TXFL6"),

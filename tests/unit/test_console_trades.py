@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -14,44 +13,10 @@ from aftm_console.cli import build_parser
 from aftm_console.commands.trades import TRADE_HEADERS, describe, say_trades, trade_row
 from aftm_console.parsing import UsageError
 from aftm_console.render import jsonable, table
+from tests import builders
 
-
-def an_entry(**changes: object) -> TradeOrder:
-    order = TradeOrder(
-        client_order_id="M0123456789abcde-0",
-        leg="entry",
-        attempt=0,
-        side=Side.BUY,
-        quantity=2,
-        filled_quantity=2,
-        average_price=Decimal("23008"),
-        state="filled",
-        reason="",
-    )
-    return replace(order, **changes)  # type: ignore[arg-type]
-
-
-def a_trade(**changes: object) -> TradeView:
-    """An open manual buy of 2 TXFL6, filled at 23008, nothing closed yet."""
-    trade = TradeView(
-        trade_id="M0123456789abcde",
-        account="SIM-0001",
-        symbol="TXFL6",
-        side=Side.BUY,
-        quantity=2,
-        state="open",
-        reason="",
-        entry_filled=2,
-        exit_filled=0,
-        entry_price=Decimal("23008"),
-        exit_price=None,
-        realised_points=Decimal("0"),
-        realised_twd=Decimal("0"),
-        opened_ns=1,
-        updated_ns=2,
-        orders=(an_entry(),),
-    )
-    return replace(trade, **changes)  # type: ignore[arg-type]
+an_entry = builders.a_trade_order
+a_trade = builders.a_trade_view
 
 
 def a_closed_trade() -> TradeView:
