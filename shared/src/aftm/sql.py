@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 IDS_PER_QUERY = 500  # below SQLite's bound-parameter limit
@@ -16,3 +17,16 @@ def rows_in(db: sqlite3.Connection, query: str, values: Iterable[str]) -> Iterat
     for start in range(0, len(wanted), IDS_PER_QUERY):
         chunk = wanted[start : start + IDS_PER_QUERY]
         yield from db.execute(query.format(marks=",".join("?" * len(chunk))), chunk)
+
+
+@contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Everything inside commits together before the block returns, or not at all (on a
+    connection in autocommit mode: `isolation_level=None`)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

@@ -20,7 +20,7 @@ from pathlib import Path
 from aftm.domain.orders import OrderFilled
 from aftm.domain.positions import Position
 from aftm.domain.signals import Signal
-from aftm.sql import rows_in
+from aftm.sql import rows_in, transaction
 from aftm.wal import checkpoint_in_background
 from aftm.wire.codec import encode
 from aftm.wire.protocol import TradingMode
@@ -93,13 +93,8 @@ class Journal:
         if durable:
             self._db.execute("PRAGMA synchronous=FULL")
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._db):
                 yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
         finally:
             if durable:
                 self._db.execute("PRAGMA synchronous=NORMAL")

@@ -10,8 +10,6 @@ syncs the log at every commit.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -28,18 +26,6 @@ def connect(path: Path, schema: str, *, synchronous: Synchronous = "NORMAL") -> 
     connection.execute("PRAGMA busy_timeout=5000")
     connection.executescript(schema)
     return connection
-
-
-@contextmanager
-def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Everything inside commits together before the block returns, or not at all."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        yield connection
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
 
 
 def integer(value: object) -> int:

@@ -16,8 +16,9 @@ from pathlib import Path
 from aftm.domain.orders import OrderFilled
 from aftm.domain.positions import Position
 from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
+from aftm.sql import transaction
 from aftm.wal import checkpoint_in_background
-from aftm_gateway.db import connect, integer, transaction
+from aftm_gateway.db import connect, integer
 from aftm_gateway.matching import BookOrder
 
 SCHEMA = """

@@ -22,9 +22,10 @@ from pathlib import Path
 
 from aftm.domain.orders import PlaceOrder
 from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInForce
+from aftm.sql import transaction
 from aftm.wal import checkpoint_in_background
 from aftm.wire.protocol import OrderSnapshot
-from aftm_gateway.db import connect, integer, transaction
+from aftm_gateway.db import connect, integer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (

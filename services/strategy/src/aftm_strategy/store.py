@@ -13,15 +13,14 @@ the same decoder when read back. The stage is also kept as a column for people r
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
 
 from aftm.domain.conditions import Condition
 from aftm.domain.signals import Signal
 from aftm.errors import AftmError, DecodeError, InvalidInput
-from aftm.sql import rows_in
+from aftm.sql import rows_in, transaction
 from aftm.wal import checkpoint_in_background
 from aftm.wire.codec import decode, encode
 
@@ -96,7 +95,7 @@ class StrategyStore:
         return [_read(Condition, row_id, frame) for row_id, frame in rows]
 
     def add(self, condition: Condition) -> None:
-        with self._transaction():
+        with transaction(self._db):
             try:
                 self._db.execute(
                     _INSERT_CONDITION, (condition.id, condition.stage.value, encode(condition))
@@ -106,7 +105,7 @@ class StrategyStore:
 
     def remove(self, condition_id: str) -> bool:
         """Forget a condition; False if there was none. Its signals stay on record."""
-        with self._transaction():
+        with transaction(self._db):
             cursor = self._db.execute("DELETE FROM conditions WHERE id = ?", (condition_id,))
         return cursor.rowcount > 0
 
@@ -147,23 +146,13 @@ class StrategyStore:
         Returns the signals' frames as stored, in order: the bytes to push.
         """
         frames = [(s.id, s.condition_id, s.ts_ns, encode(s)) for s in signals]
-        with self._transaction():
+        with transaction(self._db):
             self._db.executemany(
                 "UPDATE conditions SET stage = ?, frame = ? WHERE id = ?",
                 ((c.stage.value, encode(c), c.id) for c in changed_conditions),
             )
             self._db.executemany(_INSERT_SIGNAL, frames)
         return [frame for *_, frame in frames]
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
@@ -173,7 +162,7 @@ class StrategyStore:
             raise StoreError(
                 f"store schema version {version} is not read by this build ({SCHEMA_VERSION})"
             )
-        with self._transaction():
+        with transaction(self._db):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
