@@ -10,7 +10,13 @@ from aftm.domain.conditions import Condition, Stage
 from aftm.domain.market import Tick
 from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import Side
-from aftm.wire.protocol import TradeOrder, TradeView
+from aftm.wire.protocol import (
+    PositionCheck,
+    ReconcileState,
+    Reconciliation,
+    TradeOrder,
+    TradeView,
+)
 
 
 def a_condition(
@@ -102,3 +108,31 @@ def a_trade_view(**changes: object) -> TradeView:
         orders=(a_trade_order(),),
     )
     return replace(trade, **changes)  # type: ignore[arg-type]
+
+
+def a_position_check(**changes: object) -> PositionCheck:
+    """SIM-0001 long 2 TXFL6 in the book and at the broker."""
+    check = PositionCheck(
+        account="SIM-0001",
+        symbol="TXFL6",
+        book=2,
+        broker=2,
+        book_average=Decimal("23008"),
+        broker_average=Decimal("23008"),
+        state=ReconcileState.AGREED,
+    )
+    return replace(check, **changes)  # type: ignore[arg-type]
+
+
+def a_reconciliation(**changes: object) -> Reconciliation:
+    """A run at ns 5 that found the book equal to the broker's one position."""
+    found = Reconciliation(
+        state=ReconcileState.AGREED,
+        ts_ns=5,
+        detail="",
+        fills_applied=0,
+        orders_asked=0,
+        entries_halted=False,
+        positions=(a_position_check(),),
+    )
+    return replace(found, **changes)  # type: ignore[arg-type]

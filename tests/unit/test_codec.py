@@ -20,7 +20,7 @@ from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInFor
 from aftm.errors import DecodeError, InvalidInput
 from aftm.wire import protocol as p
 from aftm.wire.codec import MAX_DECIMAL_TEXT, MAX_FRAME_BYTES, REGISTRY, Registry, decode, encode
-from tests.builders import a_trade_order, a_trade_view
+from tests.builders import a_position_check, a_reconciliation, a_trade_order, a_trade_view
 
 TICK = Tick(symbol="TXFL6", price=17500, qty=2, ts_ns=1_700_000_000_123_456_789, seq=42)
 CONDITION = Condition(id="c1", symbol="TXFL6", action=Side.SELL, trigger_price=17500, quantity=1)
@@ -157,6 +157,12 @@ PROTOCOL_SAMPLES += [
     TRADE_ORDER,
     TRADE_VIEW,
     p.TradeList(trades=(TRADE_VIEW,)),
+    p.ListFills(after=3, limit=10),
+    p.FillList(fills=(FILL,), last=4, ledger="l1"),
+    a_position_check(state=p.ReconcileState.DIFFERS, broker=0),
+    a_reconciliation(),
+    p.Reconcile(accept=True),
+    p.GetReconciliation(),
 ]
 SAMPLES += PROTOCOL_SAMPLES
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from aftm.domain.conditions import Condition
+from aftm.domain.orders import OrderFilled
 from aftm.domain.positions import Position
 from aftm.domain.signals import Signal
 from aftm.domain.types import OrderStatus, Side
@@ -88,6 +89,20 @@ class ListOrders:
     pass
 
 
+MAX_FILL_PAGE = 2000  # fills of ~150 bytes: well under the frame cap
+
+
+@dataclass(frozen=True, slots=True)
+class ListFills:
+    """The broker's fills the gateway has recorded after position `after` of its fill ledger,
+    oldest first, at most `limit` (MAX_FILL_PAGE). The gateway first merges what the broker
+    lists now, so fills published while nobody listened, or lost with a killed gateway's
+    memory, are found; the answer's `ledger` changes when the ledger was started afresh."""
+
+    after: int = 0
+    limit: int = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class ListPositions:
     account: str = ""  # empty: every account
@@ -149,6 +164,13 @@ class PositionList:
 
 
 @dataclass(frozen=True, slots=True)
+class FillList:
+    fills: tuple[OrderFilled, ...]
+    last: int = 0  # ledger position of the last fill listed (`after` when none): the next cursor
+    ledger: str = ""  # the ledger's identity: a new one means positions restart from 0
+
+
+@dataclass(frozen=True, slots=True)
 class AccountList:
     accounts: tuple[str, ...]
 
@@ -176,6 +198,9 @@ class GatewayHealth:
     # Client order ids under which the broker holds two orders (a second `place`): an alarm;
     # the executor halts entries while it is not 0.
     duplicate_orders: int = 0
+    # When this gateway process started (epoch ns): a new value tells a listener that it
+    # restarted, and that what it published meanwhile may have been missed.
+    started_ns: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +376,55 @@ class TradeList:
     trades: tuple[TradeView, ...]
 
 
+class ReconcileState(StrEnum):
+    NEVER = "never"  # not run yet
+    AGREED = "agreed"  # the book equals the broker's positions
+    SETTLING = "settling"  # a difference that orders still in flight may explain
+    DIFFERS = "differs"  # a difference nothing explains: entries are halted
+    FAILED = "failed"  # the gateway did not answer: nothing was compared
+
+
+@dataclass(frozen=True, slots=True)
+class PositionCheck:
+    """One account and symbol: the executor's book beside the broker's figure."""
+
+    account: str
+    symbol: str
+    book: int  # net lots in the executor's book: positive long, negative short
+    broker: int
+    book_average: Decimal
+    broker_average: Decimal
+    state: ReconcileState  # AGREED, SETTLING or DIFFERS
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """The last comparison of the executor's book with the broker."""
+
+    state: ReconcileState
+    ts_ns: int  # when it ran (0: never)
+    detail: str  # what was found or why it failed; empty when nothing is wrong
+    fills_applied: int  # fills the broker had that the book had missed, applied by this run
+    orders_asked: int  # non-final orders asked about again
+    entries_halted: bool  # a difference halts entries until it is explained or accepted
+    positions: tuple[PositionCheck, ...]
+    adopted: int = 0  # rows set to the broker's figures by `Reconcile(accept=True)`
+
+
+@dataclass(frozen=True, slots=True)
+class Reconcile:
+    """Reconcile now and answer the Reconciliation. `accept`: first adopt the broker's figures
+    for every (account, symbol) where they differ and no order is in flight, a person's
+    decision that the broker is right (logged, and kept in the journal's adjustments)."""
+
+    accept: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GetReconciliation:
+    """The last Reconciliation, without running one."""
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutorStatus:
     account: str
@@ -360,3 +434,4 @@ class ExecutorStatus:
     orders_sent: int
     signals_rejected: int
     positions: tuple[Position, ...]
+    reconciliation: Reconciliation | None = None
