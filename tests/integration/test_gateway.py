@@ -33,11 +33,13 @@ from aftm.wire.protocol import (
     AccountList,
     CancelOrder,
     ErrorCode,
+    FillList,
     FutureList,
     GatewayHealth,
     GetHealth,
     ListAccounts,
     ListConditions,
+    ListFills,
     ListFutures,
     ListOrders,
     ListPositions,
@@ -465,6 +467,60 @@ def test_a_kill_during_place_then_the_same_id_again_is_one_order(
     at_exchange = gateway.orders_at_exchange(order.client_order_id)
     assert at_exchange == [(answer.broker_order_id, "filled")]
     assert answer.status is OrderStatus.FILLED
+
+
+def fills_after(gateway: Gateway, after: int, limit: int = 1000) -> FillList:
+    reply = gateway.ask(ListFills(after=after, limit=limit), timeout_ms=5000)
+    assert isinstance(reply.body, FillList), reply
+    return reply.body
+
+
+def test_a_fill_never_published_by_a_killed_gateway_is_listed_after_its_restart(
+    gateway_factory: Callable[..., Gateway],
+) -> None:
+    gateway = gateway_factory(AFTM_GATEWAY_FAULT_DELAY_MS="1500").wait_healthy()
+    before = fills_after(gateway, 0)
+    order = an_order(quantity=2)
+    dealer = make_socket(gateway.context, zmq.DEALER, connect=gateway.router)
+    dealer.send(encode(Request("in-flight", order)))
+    deadline = time.monotonic() + 3
+    while not gateway.orders_at_exchange(order.client_order_id):
+        assert time.monotonic() < deadline, "the broker never recorded the order"
+        time.sleep(0.02)
+    gateway.restart()  # SIGKILL before the fill was published to anyone
+    dealer.close()
+    gateway.wait_healthy()
+
+    listed = fills_after(gateway, before.last)
+
+    assert [(f.client_order_id, f.quantity) for f in listed.fills] == [(order.client_order_id, 2)]
+    assert listed.ledger == before.ledger
+    assert listed.last > before.last
+    assert fills_after(gateway, listed.last).fills == ()  # a cursor at the end gets nothing
+    gateway.restart().wait_healthy()
+    again = fills_after(gateway, 0)
+    assert (again.ledger, again.last) == (listed.ledger, listed.last)  # learned once, kept
+
+
+def test_fills_are_paged_and_bad_pages_are_invalid(gateway_shared: Gateway) -> None:
+    for _ in range(3):
+        assert snapshot_of(gateway_shared.ask(an_order())).status is OrderStatus.FILLED
+    everything = fills_after(gateway_shared, 0)
+    paged: list[OrderFilled] = []
+    cursor = 0
+    while True:
+        page = fills_after(gateway_shared, cursor, limit=2)
+        if not page.fills:
+            break
+        assert len(page.fills) <= 2
+        paged.extend(page.fills)
+        cursor = page.last
+    assert paged == list(everything.fills)
+    assert len(paged) >= 3
+    for bad, field in ((ListFills(limit=0), "limit"), (ListFills(after=-1), "after")):
+        reply = gateway_shared.ask(bad)
+        assert (reply.ok, reply.error_code) == (False, ErrorCode.INVALID)
+        assert field in reply.error
 
 
 def test_a_dropped_reply_is_resolved_by_asking(gateway_factory: Callable[..., Gateway]) -> None:

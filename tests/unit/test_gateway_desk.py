@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aftm.domain.orders import PlaceOrder
+from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
 from aftm.domain.types import OrderStatus, Side, TimeInForce
 from aftm.wire.protocol import Future, OrderSnapshot
@@ -99,6 +99,9 @@ class LateBroker:
         return tuple(self.book)
 
     def positions(self, account: str) -> tuple[Position, ...]:
+        return ()
+
+    def fills(self) -> tuple[OrderFilled, ...]:
         return ()
 
     def poll(self, now_ns: int) -> list[BrokerEvent]:

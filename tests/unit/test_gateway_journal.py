@@ -22,6 +22,7 @@ from aftm.wire.protocol import GatewayHealth, OrderSnapshot, Request
 from aftm_gateway.desk import DUPLICATE, OrderDesk, check_request
 from aftm_gateway.errors import BrokerUnavailable, NotLoggedIn, OrderNotFound
 from aftm_gateway.exchange_store import ExchangeStore
+from aftm_gateway.fill_ledger import FillLedger
 from aftm_gateway.handlers import RequestHandler
 from aftm_gateway.journal import Journal, JournalEntry, is_same_request
 from aftm_gateway.metrics import GatewayMetrics
@@ -211,6 +212,7 @@ def test_an_answer_the_journal_fails_to_store_after_the_reply_stays_open_and_pla
     handler = RequestHandler(
         venue.broker,
         venue.desk,
+        FillLedger(tmp_path / "fills.sqlite"),
         GatewayMetrics(CollectorRegistry()),
         lambda now: GatewayHealth("sim", True, now, now),
     )

@@ -19,6 +19,7 @@ from aftm.tickfile import TickFileError
 from aftm.wire.sockets import make_socket
 from aftm_gateway.broker import Broker
 from aftm_gateway.exchange_store import ExchangeStore
+from aftm_gateway.fill_ledger import FillLedger
 from aftm_gateway.journal import Journal
 from aftm_gateway.metrics import GatewayMetrics
 from aftm_gateway.pfcf import VendorLoadError, open_pfcf_broker
@@ -93,6 +94,8 @@ def assemble(settings: GatewaySettings, resources: ExitStack) -> GatewayService:
     resources.callback(broker.close)
     journal = Journal(settings.journal_path)
     resources.callback(journal.close)
+    fills = FillLedger(settings.fills_path)
+    resources.callback(fills.close)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     resources.callback(context.destroy, linger=0)
     pub = make_socket(context, zmq.PUB, bind=settings.pub_bind)
@@ -103,7 +106,7 @@ def assemble(settings: GatewaySettings, resources: ExitStack) -> GatewayService:
         health_event_age_s=settings.health_event_age_s,
         drop_replies=settings.fault_drop_replies,
     )
-    service = GatewayService(broker, journal, pub, router, metrics, loop_config)
+    service = GatewayService(broker, journal, fills, pub, router, metrics, loop_config)
     server = MetricsServer(
         settings.metrics_host, settings.metrics_port, metrics.registry, service.health
     ).start()

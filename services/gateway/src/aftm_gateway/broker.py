@@ -39,6 +39,7 @@ class DuplicateOrder:
 
 
 BrokerEvent = Tick | OrderUpdated | OrderFilled | DuplicateOrder
+FILL_HISTORY_NS = 24 * 3600 * 1_000_000_000  # a trading day and its night session
 
 
 class Broker(Protocol):
@@ -111,6 +112,12 @@ class Broker(Protocol):
 
     def positions(self, account: str) -> tuple[Position, ...]:
         """Open positions of `account`; InvalidInput for an account this session does not have."""
+        ...
+
+    def fills(self) -> tuple[OrderFilled, ...]:
+        """The fills of the session's accounts as the broker lists them now, oldest first: the
+        trading day's (the simulated exchange's: those of the last FILL_HISTORY_NS). Asked by
+        reconciliation, so it meets the broker's record, not what this process heard."""
         ...
 
     def poll(self, now_ns: int) -> list[BrokerEvent]:

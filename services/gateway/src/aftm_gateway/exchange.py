@@ -100,6 +100,9 @@ class Exchange:
     def positions(self, account: str) -> tuple[Position, ...]:
         return tuple(self._store.positions(account))
 
+    def fills(self, accounts: Sequence[str], since_ns: int) -> tuple[OrderFilled, ...]:
+        return tuple(self._store.fills(accounts, since_ns))
+
     def trade(self, ticks: Sequence[Tick]) -> list[BrokerEvent]:
         """Let the market trade `ticks`: each tick, then the fills and updates it caused.
 

@@ -156,6 +156,31 @@ class ExchangeStore:
             ),
         )
 
+    def fills(self, accounts: Iterable[str], since_ns: int) -> list[OrderFilled]:
+        """The fills of these accounts' orders at or after `since_ns`, oldest first."""
+        wanted = set(accounts)
+        rows = self._db.execute(
+            "SELECT f.fill_id, f.broker_order_id, f.client_order_id, f.symbol, f.side,"
+            " f.quantity, f.price, f.ts_ns, o.account FROM fills f"
+            " JOIN orders o ON o.broker_order_id = f.broker_order_id"
+            " WHERE f.ts_ns >= ? ORDER BY f.rowid",
+            (since_ns,),
+        ).fetchall()
+        return [
+            OrderFilled(
+                client_order_id=str(note),
+                broker_order_id=str(broker_id),
+                fill_id=str(fill_id),
+                symbol=str(symbol),
+                side=Side(str(side)),
+                quantity=integer(quantity),
+                price=Decimal(str(price)),
+                ts_ns=integer(ts_ns),
+            )
+            for fill_id, broker_id, note, symbol, side, quantity, price, ts_ns, account in rows
+            if account in wanted
+        ]
+
     def position(self, account: str, symbol: str) -> Position | None:
         row = self._db.execute(
             "SELECT net_quantity, average_price FROM positions WHERE account = ? AND symbol = ?",

@@ -27,6 +27,7 @@ from aftm_gateway.errors import (
     NotLoggedIn,
     OrderNotFound,
 )
+from aftm_gateway.fill_ledger import FillLedger
 from aftm_gateway.metrics import GatewayMetrics
 
 HealthAt = Callable[[int], p.GatewayHealth]
@@ -48,10 +49,16 @@ _UNANSWERED: tuple[tuple[type[Exception], str], ...] = (
 
 class RequestHandler:
     def __init__(
-        self, broker: Broker, desk: OrderDesk, metrics: GatewayMetrics, health: HealthAt
+        self,
+        broker: Broker,
+        desk: OrderDesk,
+        fills: FillLedger,
+        metrics: GatewayMetrics,
+        health: HealthAt,
     ) -> None:
         self._broker = broker
         self._desk = desk
+        self._fills = fills
         self._metrics = metrics
         self._health = health
         self._answered: list[Placed] = []  # orders answered, to settle and log after the reply
@@ -63,6 +70,7 @@ class RequestHandler:
             p.QueryOrder: lambda body, now: self._desk.query(_id(body.client_order_id)),
             p.ListOrders: lambda body, now: p.OrderList(self._broker.orders()),
             p.ListPositions: self._positions,
+            p.ListFills: self._list_fills,
             p.ListAccounts: lambda body, now: p.AccountList(self._broker.accounts()),
             p.RegisterItem: self._register,
             p.UnregisterItem: self._unregister,
@@ -158,6 +166,20 @@ class RequestHandler:
         return p.PositionList(
             tuple(position for account in accounts for position in self._broker.positions(account))
         )
+
+    def _list_fills(self, body: p.ListFills, now_ns: int) -> p.FillList:
+        """A page of the fill ledger; once the client has caught up with the ledger, what the
+        broker lists now is merged in first, so a fill nobody heard is found (fill_ledger.py)."""
+        if not 1 <= body.limit <= p.MAX_FILL_PAGE:
+            raise InvalidInput("limit", f"must be within 1..{p.MAX_FILL_PAGE}")
+        if body.after < 0:
+            raise InvalidInput("after", "must not be negative")
+        if self._broker.is_logged_in and self._fills.caught_up(body.after):
+            learned = self._fills.merge(self._broker.fills())
+            if learned:
+                logger.info("fill ledger merged new_fills={}", learned)
+        fills, last = self._fills.after(body.after, body.limit)
+        return p.FillList(tuple(fills), last, self._fills.identity)
 
     def _register(self, body: p.RegisterItem, now_ns: int) -> p.FutureList:
         self._broker.register(body.symbol)

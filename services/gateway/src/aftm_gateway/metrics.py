@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from aftm.domain.orders import PlaceOrder
+from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
 from aftm.metrics import latency_histogram
 from aftm.wire.protocol import Future, OrderSnapshot
@@ -128,6 +128,10 @@ class TimedBroker:
     def positions(self, account: str) -> tuple[Position, ...]:
         with self._histogram.labels(call="positions").time():
             return self._broker.positions(account)
+
+    def fills(self) -> tuple[OrderFilled, ...]:
+        with self._histogram.labels(call="fills").time():
+            return self._broker.fills()
 
     def poll(self, now_ns: int) -> list[BrokerEvent]:
         with self._histogram.labels(call="poll").time():

@@ -32,6 +32,7 @@ from aftm.wire.sockets import read_request, reply_frames
 from aftm_gateway.alarms import ReportAlarms
 from aftm_gateway.broker import Broker, BrokerEvent, DuplicateOrder
 from aftm_gateway.desk import OrderDesk
+from aftm_gateway.fill_ledger import FillLedger
 from aftm_gateway.handlers import RequestHandler
 from aftm_gateway.journal import Journal
 from aftm_gateway.metrics import GatewayMetrics, TimedBroker
@@ -53,6 +54,7 @@ class GatewayService:
         self,
         broker: Broker,
         journal: Journal,
+        fills: FillLedger,
         pub: zmq.Socket[bytes],
         router: zmq.Socket[bytes],
         metrics: GatewayMetrics,
@@ -66,7 +68,7 @@ class GatewayService:
         self._config = config
         self._alarms = ReportAlarms(metrics)
         self._handler = RequestHandler(
-            self._broker, OrderDesk(self._broker, journal), metrics, self.health_at
+            self._broker, OrderDesk(self._broker, journal), fills, metrics, self.health_at
         )
         self._seq: dict[str, int] = {}
         self._drops_left = config.drop_replies
@@ -104,6 +106,7 @@ class GatewayService:
             last_broker_event_ns=self._last_event_ns,
             ts_ns=now_ns,
             duplicate_orders=self._alarms.duplicate_orders,
+            started_ns=self._started_ns,
         )
 
     def health(self) -> tuple[bool, Mapping[str, object]]:

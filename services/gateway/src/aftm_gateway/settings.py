@@ -38,6 +38,8 @@ class GatewaySettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     journal_path: Path = Path("var/gateway-journal.sqlite")
+    # The fill ledger (fill_ledger.py); empty: beside the journal, "<journal name>-fills.sqlite".
+    fill_ledger_path: Path | None = None
     sim_state_path: Path = Path("var/sim-exchange.sqlite")
     heartbeat_s: PositiveRate = 1.0
     health_event_age_s: PositiveRate = 5.0
@@ -184,3 +186,10 @@ class GatewaySettings(BaseSettings):
             "drop_replies": self.fault_drop_replies,
         }
         return {name: value for name, value in active.items() if value}
+
+    @property
+    def fills_path(self) -> Path:
+        if self.fill_ledger_path is not None:
+            return self.fill_ledger_path
+        journal = self.journal_path
+        return journal.with_name(f"{journal.stem}-fills{journal.suffix}")

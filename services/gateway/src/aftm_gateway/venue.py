@@ -17,12 +17,12 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from aftm.domain.market import Tick
-from aftm.domain.orders import PlaceOrder
+from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
 from aftm.domain.products import product_of
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import Future, OrderSnapshot
-from aftm_gateway.broker import BrokerEvent, unsent
+from aftm_gateway.broker import FILL_HISTORY_NS, BrokerEvent, unsent
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn
 from aftm_gateway.exchange import Exchange
 from aftm_gateway.matching import Rules
@@ -141,6 +141,10 @@ class ExchangeBroker:
         if account not in self.accounts():
             raise InvalidInput("account", f"{account!r} is not an account of this session")
         return self._exchange.positions(account)
+
+    def fills(self) -> tuple[OrderFilled, ...]:
+        self._require_session()
+        return self._exchange.fills(self.accounts(), self._clock() - FILL_HISTORY_NS)
 
     def poll(self, now_ns: int) -> list[BrokerEvent]:
         events = self._exchange.take_events()

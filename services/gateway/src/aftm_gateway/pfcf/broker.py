@@ -28,7 +28,7 @@ from typing import Any
 from loguru import logger
 
 from aftm.domain.market import Tick
-from aftm.domain.orders import PlaceOrder
+from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import Future, OrderSnapshot
@@ -189,6 +189,13 @@ class PfcfBroker:
     def orders(self) -> tuple[OrderSnapshot, ...]:
         self._require_session()
         return tuple(_snapshot(order) for order in self._book())
+
+    def fills(self) -> tuple[OrderFilled, ...]:
+        """The day's matches of every account, from a complete query (the broker's record)."""
+        self._require_session()
+        return tuple(
+            translate.fill_of(match, order.ts_ns) for order in self._book() for match in order.fills
+        )
 
     def positions(self, account: str) -> tuple[Position, ...]:
         if account not in self.accounts():

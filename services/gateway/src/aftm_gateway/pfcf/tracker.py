@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from aftm.domain.orders import OrderFilled, PlaceOrder
+from aftm.domain.orders import PlaceOrder
 from aftm_gateway.broker import DuplicateOrder
 from aftm_gateway.pfcf.reports import (
     FINAL,
@@ -25,7 +25,7 @@ from aftm_gateway.pfcf.reports import (
     with_match,
     with_reply,
 )
-from aftm_gateway.pfcf.translate import Match, Reply
+from aftm_gateway.pfcf.translate import Match, Reply, fill_of
 
 KEEP_FINAL_NS = 600 * 1_000_000_000  # ten minutes: late reports of a final order still match
 MAX_FINAL = 10_000
@@ -75,17 +75,7 @@ class OrderTracker:
             self.duplicates += 1
             return []
         self._keep(after, now_ns)
-        fill = OrderFilled(
-            client_order_id=match.note,
-            broker_order_id=match.broker_order_id,
-            fill_id=match.fill_id,
-            symbol=match.symbol,
-            side=match.side,
-            quantity=match.quantity,
-            price=match.price,
-            ts_ns=now_ns,
-        )
-        return [fill, *updated(before, after)]
+        return [fill_of(match, now_ns), *updated(before, after)]
 
     @staticmethod
     def check_book(book: list[TrackedOrder]) -> list[DuplicateOrder]:

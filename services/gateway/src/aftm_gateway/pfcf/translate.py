@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from aftm.domain.market import Tick
-from aftm.domain.orders import PlaceOrder
+from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
 from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInForce
 
@@ -109,6 +109,20 @@ class Match:
     @property
     def fill_id(self) -> str:
         return f"{self.broker_order_id}-{self.match_seq}"
+
+
+def fill_of(match: Match, ts_ns: int) -> OrderFilled:
+    """The fill a match reports; `ts_ns`: when it was heard (a match carries no usable time)."""
+    return OrderFilled(
+        client_order_id=match.note,
+        broker_order_id=match.broker_order_id,
+        fill_id=match.fill_id,
+        symbol=match.symbol,
+        side=match.side,
+        quantity=match.quantity,
+        price=match.price,
+        ts_ns=ts_ns,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,106 @@
+"""The fill ledger: every broker fill the gateway has seen listed, numbered in the order it
+learned them, in its own SQLite file. It is what `ListFills` pages through.
+
+Why a ledger and not the broker's list itself: a broker's list has no cursor a client can keep
+(PFCF lists the day's matches, in its own order), while a listener must be able to ask "what
+came after what I have". Each merge appends only fills the ledger has not seen, under new
+positions, so a cursor never skips a fill that was learned late (one published while the
+executor was down, or still in a killed gateway's memory when it died: the broker lists it).
+
+Nothing here is the only copy of anything (the broker keeps its fills), so commits are NORMAL;
+a ledger started afresh gets a new identity, and a client whose cursor names another ledger
+starts again from 0.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+
+from aftm.domain.orders import OrderFilled
+from aftm.domain.types import Side
+from aftm.sql import transaction
+from aftm_gateway.db import connect, integer
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS fills (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    fill_id TEXT NOT NULL UNIQUE,
+    client_order_id TEXT NOT NULL,
+    broker_order_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    price TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS identity (ledger TEXT NOT NULL);
+"""
+_COLUMNS = "client_order_id, broker_order_id, fill_id, symbol, side, quantity, price, ts_ns"
+
+
+class FillLedger:
+    def __init__(self, path: Path) -> None:
+        self._db = connect(path, SCHEMA)
+        with transaction(self._db):
+            row = self._db.execute("SELECT ledger FROM identity").fetchone()
+            if row is None:
+                row = (uuid.uuid4().hex,)
+                self._db.execute("INSERT INTO identity (ledger) VALUES (?)", row)
+        self.identity = str(row[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    def merge(self, fills: Iterable[OrderFilled]) -> int:
+        """Append the fills not seen before, in the given order; how many were new."""
+        added = 0
+        with transaction(self._db):
+            for fill in fills:
+                cursor = self._db.execute(
+                    f"INSERT OR IGNORE INTO fills ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",  # noqa: S608
+                    (
+                        fill.client_order_id,
+                        fill.broker_order_id,
+                        fill.fill_id,
+                        fill.symbol,
+                        fill.side.value,
+                        fill.quantity,
+                        str(fill.price),
+                        fill.ts_ns,
+                    ),
+                )
+                added += cursor.rowcount
+        return added
+
+    def after(self, position: int, limit: int) -> tuple[list[OrderFilled], int]:
+        """At most `limit` fills after `position`, oldest first, and the position of the last
+        one (`position` itself when there are none)."""
+        rows = self._db.execute(
+            f"SELECT position, {_COLUMNS} FROM fills WHERE position > ?"  # noqa: S608
+            " ORDER BY position LIMIT ?",
+            (position, limit),
+        ).fetchall()
+        last = integer(rows[-1][0]) if rows else position
+        return [_fill(row[1:]) for row in rows], last
+
+    def caught_up(self, position: int) -> bool:
+        """Whether a client at `position` has every fill the ledger holds."""
+        row = self._db.execute("SELECT MAX(position) FROM fills").fetchone()
+        return row[0] is None or position >= integer(row[0])
+
+
+def _fill(row: tuple[object, ...]) -> OrderFilled:
+    note, broker_id, fill_id, symbol, side, quantity, price, ts_ns = row
+    return OrderFilled(
+        client_order_id=str(note),
+        broker_order_id=str(broker_id),
+        fill_id=str(fill_id),
+        symbol=str(symbol),
+        side=Side(str(side)),
+        quantity=integer(quantity),
+        price=Decimal(str(price)),
+        ts_ns=integer(ts_ns),
+    )
