@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the role images (gateway, strategy, executor) and the Prometheus image.
+# Build the role images (gateway, strategy, executor) and the Prometheus and Alertmanager images.
 #
 #   deploy/scripts/build-images.sh            # tags aftm/<role>:$AFTM_TAG (default: dev)
 #
@@ -27,9 +27,11 @@ for role in gateway strategy executor; do
     -t "aftm/$role:$TAG" "$REPO" >/dev/null
   say "aftm/$role:$TAG (base $BASE_IMAGE)"
 done
-docker build --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "aftm/prometheus:$TAG" \
-  "$REPO/deploy/prometheus" >/dev/null
-say "aftm/prometheus:$TAG (base $BASE_IMAGE)"
+for tool in prometheus alertmanager; do
+  docker build --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "aftm/$tool:$TAG" \
+    "$REPO/deploy/$tool" >/dev/null
+  say "aftm/$tool:$TAG (base $BASE_IMAGE)"
+done
 # Images these tags pointed at before are dangling now: remove them (only this project's).
 docker image prune --force --filter label=io.aftm.project=aftm >/dev/null
 say "done in $((SECONDS - started))s"

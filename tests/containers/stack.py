@@ -53,6 +53,7 @@ PORT_VARIABLES = {
     "strategy_metrics": "AFTM_HOST_STRATEGY_METRICS_PORT",
     "executor_metrics": "AFTM_HOST_EXECUTOR_METRICS_PORT",
     "prometheus": "AFTM_HOST_PROMETHEUS_PORT",
+    "alertmanager": "AFTM_HOST_ALERTMANAGER_PORT",
     "grafana": "AFTM_HOST_GRAFANA_PORT",
 }
 T = TypeVar("T")
