@@ -38,6 +38,12 @@ def test_table_aligns_text_left_and_numbers_right() -> None:
     assert text.splitlines() == ["symbol  qty", "TXFL6     1", "MXFL6   100"]
 
 
+def test_a_missing_number_is_aligned_with_the_numbers() -> None:
+    text = table(("symbol", "avg"), [("TXFL6", Decimal("23008")), ("MXFL6", None)])
+
+    assert text.splitlines() == ["symbol    avg", "TXFL6   23008", "MXFL6       -"]
+
+
 def test_table_counts_wide_characters_twice() -> None:
     lines = table(("name", "x"), [("臺股期貨", "a"), ("ab", "b")]).splitlines()
 

@@ -48,15 +48,13 @@ def say_json(value: object) -> None:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Columns padded to their widest cell; numbers right-aligned."""
+    """Columns padded to their widest cell; numbers right-aligned, and so is a missing value
+    (-) in a column of numbers."""
     cells = [[_cell(value) for value in row] for row in rows]
     widths = [width(header) for header in headers]
     for row in cells:
         widths = [max(w, width(cell)) for w, cell in zip(widths, row, strict=True)]
-    numeric = [
-        bool(rows) and all(isinstance(row[i], int | Decimal) for row in rows)
-        for i in range(len(headers))
-    ]
+    numeric = [_is_numeric([row[i] for row in rows]) for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
         padded = (
@@ -70,6 +68,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def say_table(headers: Sequence[str], rows: Sequence[Sequence[object]], empty: str) -> None:
     say(table(headers, rows) if rows else empty)
+
+
+def _is_numeric(column: Sequence[object]) -> bool:
+    present = [value for value in column if value is not None]
+    return bool(present) and all(isinstance(value, int | Decimal) for value in present)
 
 
 def width(text: str) -> int:
