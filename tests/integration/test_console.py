@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import zmq
 
-from aftm.wire.protocol import ExecutorStatus, GetExecutorStatus
+from aftm.wire.protocol import ExecutorStatus, GetExecutorStatus, ListPositions, PositionList
 from aftm.wire.reliable import ReliableClient
 from tests.support.processes import ServiceProcess, endpoint, free_port
 
@@ -288,19 +288,22 @@ def test_account_list_and_use(stack: Stack) -> None:
     assert "*" in aftm(stack.console, "account", "list").stdout
 
 
-def executor_status(stack: Stack) -> ExecutorStatus:
-    """Straight from the executor's control socket: the console shows no executor positions."""
+def ask(endpoint_to: str, body: object) -> object:
+    """One request straight to a service's socket, past the console; the reply's body."""
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    client = ReliableClient(
-        context, stack.console["AFTM_CONSOLE_EXECUTOR_CONNECT"], timeout_ms=5000
-    )
+    client = ReliableClient(context, endpoint_to, timeout_ms=5000)
     try:
-        reply = client.request(GetExecutorStatus(), retries=1)
+        return client.request(body, retries=1).body
     finally:
         client.close()
         context.term()
-    assert isinstance(reply.body, ExecutorStatus), reply
-    return reply.body
+
+
+def executor_status(stack: Stack) -> ExecutorStatus:
+    """Straight from the executor's control socket: its own positions, as it counts them."""
+    status = ask(stack.console["AFTM_CONSOLE_EXECUTOR_CONNECT"], GetExecutorStatus())
+    assert isinstance(status, ExecutorStatus), status
+    return status
 
 
 def net_position(stack: Stack, symbol: str) -> int:
@@ -308,9 +311,11 @@ def net_position(stack: Stack, symbol: str) -> int:
 
 
 def broker_position(stack: Stack, symbol: str) -> int:
-    listed = parsed(aftm(stack.console, "positions", "--json", "--account", "SIM-0001"))
-    assert isinstance(listed, list)
-    return sum(int(p["net_quantity"]) for p in listed if p["symbol"] == symbol)
+    """Straight from the gateway: `aftm positions` shows the broker's figures only through the
+    executor's reconciliation, and this checks the broker independently of the executor."""
+    listed = ask(stack.console["AFTM_CONSOLE_GATEWAY_CONNECT"], ListPositions("SIM-0001"))
+    assert isinstance(listed, PositionList), listed
+    return sum(p.net_quantity for p in listed.positions if p.symbol == symbol)
 
 
 def trades(stack: Stack, *options: str) -> dict[str, dict[str, Any]]:
@@ -526,7 +531,6 @@ def nowhere() -> dict[str, str]:
         (("account", "list", "--json"), "gateway"),
         (("account", "use", "SIM-0001"), "executor"),
         (("orders", "--json"), "gateway"),
-        (("positions", "--json"), "gateway"),
         (("trades", "--json"), "executor"),
         (("halt",), "executor"),
         (("resume",), "executor"),
@@ -543,6 +547,20 @@ def test_a_service_that_does_not_answer_exits_3(
         f"aftm: the {service} at {endpoint_of} did not answer within {DOWN_TIMEOUT_MS} ms "
         f"— is it running? (start everything with: aftm run)"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code"), [(("positions", "--json"), 3), (("reconcile", "--json"), 2)]
+)
+def test_positions_and_reconcile_with_the_executor_down_say_so(
+    nowhere: dict[str, str], args: tuple[str, ...], exit_code: int
+) -> None:
+    line = assert_one_line_error(aftm(nowhere, *args), exit_code)
+
+    # A reconciliation is several gateway requests: it is given 4 request time-outs.
+    waited = 4 * int(DOWN_TIMEOUT_MS)
+    endpoint_of = nowhere["AFTM_CONSOLE_EXECUTOR_CONNECT"]
+    assert line.startswith(f"aftm: the executor at {endpoint_of} did not answer within {waited} ms")
 
 
 def test_login_with_the_gateway_down_exits_3(nowhere: dict[str, str]) -> None:

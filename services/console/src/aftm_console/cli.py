@@ -24,6 +24,7 @@ from aftm_console.commands.accounts import add_account_commands
 from aftm_console.commands.brakes import add_brake_commands
 from aftm_console.commands.conditions import add_condition_commands
 from aftm_console.commands.orders import add_order_commands
+from aftm_console.commands.reconciliation import add_reconciliation_commands
 from aftm_console.commands.session import add_session_commands
 from aftm_console.commands.status import add_status_command
 from aftm_console.commands.trades import add_trade_commands
@@ -151,6 +152,7 @@ SUBCOMMANDS: Sequence[Callable[[Subparsers], None]] = (
     add_condition_commands,
     add_account_commands,
     add_order_commands,
+    add_reconciliation_commands,
     add_trade_commands,
     add_brake_commands,
     add_status_command,

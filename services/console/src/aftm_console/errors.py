@@ -2,7 +2,8 @@
 
 Bad input (an option, a field) is `aftm.errors.InvalidInput`: exit 2. A service that refused a
 request is `ServiceRefused`: exit 1. A service that did not answer is `ServiceDown`: exit 3.
-`cli.main` prints each as one line; none of them is ever a traceback.
+`aftm reconcile` has its own statuses (0 agreed, 1 differs, 2 nothing compared), so its failures
+are `ReconcileFailed`: exit 2. `cli.main` prints each as one line; none is ever a traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from aftm.errors import AftmError
 from aftm.wire.protocol import ErrorCode
 
 EXIT_REFUSED = 1
+EXIT_NOT_COMPARED = 2  # aftm reconcile only: like diff(1), 2 means it could not compare
 EXIT_DOWN = 3
 START_HINT = "start everything with: aftm run"
 
@@ -64,3 +66,26 @@ class OrderOutcomeUnknown(OutcomeUnknown):
             "aftm trades (do not send it again as a new order)",
         )
         self.client_order_id = client_order_id
+
+
+class NotCompared(ConsoleError):
+    """The executor answered, but could not reach the broker's figures (the gateway did not
+    answer it): start or fix the gateway (`aftm status` says which), then look again."""
+
+    exit_code = EXIT_DOWN
+
+
+class ReconcileFailed(ConsoleError):
+    """`aftm reconcile` compared nothing: the executor or the gateway did not answer, or the
+    executor refused; start or fix it (`aftm status`), then run it again."""
+
+    exit_code = EXIT_NOT_COMPARED
+
+
+class AdoptionUnknown(OutcomeUnknown):
+    """An accept got no answer: look at the positions before accepting again."""
+
+    exit_code = EXIT_NOT_COMPARED
+
+    def __init__(self, why: str) -> None:
+        super().__init__("whether the broker's figures were adopted", why, "aftm positions")

@@ -16,8 +16,17 @@ from typing import TypeVar
 from aftm.domain.prices import whole_points
 from aftm.domain.types import Side
 from aftm.errors import AftmError, InvalidInput
-from aftm.wire.protocol import TradingMode
-from aftm_console.commands import accounts, brakes, conditions, orders, session, trades
+from aftm.wire.protocol import Reconciliation, TradingMode
+from aftm_console.book import adoption_question
+from aftm_console.commands import (
+    accounts,
+    brakes,
+    conditions,
+    orders,
+    reconciliation,
+    session,
+    trades,
+)
 from aftm_console.commands.common import live
 from aftm_console.errors import ConsoleError
 from aftm_console.parsing import Subparsers
@@ -27,6 +36,7 @@ from aftm_console.services import Services
 
 T = TypeVar("T")
 # The seed's numbers keep their meaning; the executor's entries fill the gap at 9 and follow 10.
+# 8 shows the executor's book beside the broker's (the seed showed the broker's alone).
 MENU = """
 AFTM
    1 login                  2 logout
@@ -35,7 +45,8 @@ AFTM
    7 show futures           8 show positions
    9 show trades           10 start all-in-one
   11 halt trading          12 resume trading
-  13 flatten positions      0 exit"""
+  13 flatten positions     14 reconcile positions
+   0 exit"""
 
 
 class Cancelled(Exception):
@@ -51,12 +62,13 @@ def run_menu(services: Services, start_all: Callable[[], int]) -> int:
         "5": _select_account,
         "6": _market_order,
         "7": session.show_futures,
-        "8": orders.show_positions,
+        "8": reconciliation.show_positions,
         "9": trades.show_trades,
         "10": lambda s: start_all(),
         "11": lambda s: brakes.set_mode(s, TradingMode.HALTED),
         "12": lambda s: brakes.set_mode(s, TradingMode.ACTIVE),
         "13": _flatten,
+        "14": _reconcile,
     }
     say(MENU)
     while True:
@@ -128,6 +140,13 @@ def _flatten(services: Services) -> None:
     if not _ask(f"close {scope} at market? (y/n)", _yes):
         raise Cancelled
     brakes.flatten(services, symbol)
+
+
+def _reconcile(services: Services) -> None:
+    def confirm(found: Reconciliation) -> bool:
+        return _ask(f"{adoption_question(found)}? (y/n)", _yes)
+
+    reconciliation.adopt_broker_figures(services, confirm)
 
 
 # --- questions -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Manual market orders through the executor, and the gateway's orders and positions.
+"""Manual market orders through the executor, and the gateway's orders.
 
 A manual order is a trade of the executor's own: it passes the same risk checks as a signal's
 entry and its fills count in the executor's net position, which an order sent straight to the
@@ -10,16 +10,13 @@ from __future__ import annotations
 import argparse
 import time
 
-from aftm.domain.positions import Position
 from aftm.domain.types import Side
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import (
     ErrorCode,
     ListOrders,
-    ListPositions,
     ManualOrder,
     OrderList,
-    PositionList,
     TradeView,
 )
 from aftm_console.commands.common import live, new_client_order_id
@@ -115,18 +112,6 @@ def show_orders(services: Services, *, as_json: bool = False) -> OrderList:
     return listed
 
 
-def show_positions(
-    services: Services, account: str = "", *, as_json: bool = False
-) -> tuple[Position, ...]:
-    listed = services.ask(GATEWAY, ListPositions(account.strip()), PositionList, retries=1)
-    if as_json:
-        say_json(listed.positions)
-    else:
-        rows = [(p.account, p.symbol, p.net_quantity, p.average_price) for p in listed.positions]
-        say_table(("account", "symbol", "net qty", "avg price"), rows, "no positions")
-    return listed.positions
-
-
 # --- subcommands -----------------------------------------------------------------------------
 
 
@@ -142,12 +127,6 @@ def add_order_commands(commands: Subparsers) -> None:
     listing = commands.add_parser("orders", help="every order the gateway knows")
     add_json_flag(listing)
     listing.set_defaults(handler=live(_orders))
-    positions = commands.add_parser(
-        "positions", help="the broker's net positions per account and symbol"
-    )
-    positions.add_argument("--account", default="", help="default: every account")
-    add_json_flag(positions)
-    positions.set_defaults(handler=live(_positions))
 
 
 def _order(services: Services, args: argparse.Namespace) -> int:
@@ -157,9 +136,4 @@ def _order(services: Services, args: argparse.Namespace) -> int:
 
 def _orders(services: Services, args: argparse.Namespace) -> int:
     show_orders(services, as_json=args.json)
-    return 0
-
-
-def _positions(services: Services, args: argparse.Namespace) -> int:
-    show_positions(services, args.account, as_json=args.json)
     return 0
