@@ -1,4 +1,4 @@
-"""The real `aftm positions` and `aftm reconcile` against a scripted executor
+"""The real `aftm positions`, `aftm reconcile` and `aftm status` against a scripted executor
 control socket: what they send, what they print and how they exit for each answer.
 
 The executor's own side is tested with the executor; here its answers are scripted, so each
@@ -16,11 +16,14 @@ import zmq
 
 from aftm.wire.protocol import (
     ErrorCode,
+    ExecutorStatus,
+    GetExecutorStatus,
     Reconcile,
     ReconcileState,
     Reconciliation,
     Reply,
     Request,
+    TradingMode,
 )
 from aftm.wire.sockets import error, ok
 from tests.builders import a_position_check, a_reconciliation
@@ -185,3 +188,41 @@ def test_reconcile_accept_without_a_terminal_asks_nothing(serve: Serve) -> None:
 
     assert "no terminal to confirm on: pass --yes" in line
     assert executor.requests == []
+
+
+# --- aftm status -----------------------------------------------------------------------------
+
+
+def status_answering(last: Reconciliation | None) -> Script:
+    status = ExecutorStatus("SIM-0001", TradingMode.ACTIVE, True, 0, 0, 0, (), last)
+
+    def script(n: int, request: Request) -> Reply | None:
+        if isinstance(request.body, GetExecutorStatus):
+            return ok(request, status)
+        return error(request, ErrorCode.BAD_REQUEST, "not scripted")
+
+    return script
+
+
+def test_status_shows_the_last_reconciliation(serve: Serve) -> None:
+    executor = serve(status_answering(differs()))
+
+    table = aftm(console(executor), "status")
+    report = json.loads(aftm(console(executor), "status", "--json").stdout)
+
+    assert table.returncode == 0, table.stderr
+    line = table.stdout.splitlines()[-1]
+    assert line.startswith("executor: last reconciliation DIFFERS at 2026-12-01 ")
+    assert "; entries HALTED; SIM-0001 MXFL6: book 2, broker 0" in line
+    last = report["executor"]["reconciliation"]
+    assert (last["state"], last["entries_halted"], last["detail"]) == (
+        "differs", True, "SIM-0001 MXFL6: book 2, broker 0",
+    )  # fmt: skip
+
+
+def test_status_says_when_no_reconciliation_has_run(serve: Serve) -> None:
+    executor = serve(status_answering(None))
+
+    table = aftm(console(executor), "status")
+
+    assert table.stdout.splitlines()[-1] == "executor: last reconciliation not run yet"

@@ -16,13 +16,16 @@ import pytest
 
 from aftm.wire.protocol import (
     ErrorCode,
+    ExecutorStatus,
     Reconcile,
     ReconcileState,
     Reconciliation,
+    TradingMode,
 )
 from aftm_console import cli, menu
 from aftm_console.book import Row, Summary, check_row, document, headline, summary, text
 from aftm_console.commands import reconciliation
+from aftm_console.commands.status import collect_status, show_status
 from aftm_console.errors import NotCompared, ServiceDown, ServiceRefused
 from aftm_console.services import Service, Services
 from aftm_console.settings import ConsoleSettings
@@ -502,3 +505,57 @@ def test_the_menu_reconcile_answered_no_adopts_nothing_and_goes_on(
 
     assert executor.requests() == [Reconcile()]
     assert "aftm: not confirmed: nothing was adopted" in capsys.readouterr().out
+
+
+# --- aftm status -----------------------------------------------------------------------------
+
+
+class ExecutorOnly(FakeExecutor):
+    """The executor answers; the gateway and the strategy do not."""
+
+    def ask(
+        self,
+        service: Service,
+        body: object,
+        answer: type[T],
+        *,
+        retries: int = 0,
+        timeout_ms: int | None = None,
+    ) -> T:
+        if service is not Service.EXECUTOR:
+            raise ServiceDown(service, ENDPOINT, 200)
+        return super().ask(service, body, answer, retries=retries, timeout_ms=timeout_ms)
+
+    def endpoint(self, service: Service) -> str:
+        return ENDPOINT
+
+
+def a_status(last: Reconciliation | None) -> ExecutorStatus:
+    return ExecutorStatus("SIM-0001", TradingMode.ACTIVE, True, 0, 0, 0, (), last)
+
+
+@pytest.mark.parametrize(
+    ("last", "line"),
+    [
+        (None, "executor: last reconciliation not run yet"),
+        (differs(), f"executor: last reconciliation DIFFERS at {LOCAL}; fills applied 3; "
+                    "orders asked again 1; entries HALTED; SIM-0001 MXFL6: book 2, broker 0"),
+    ],
+)  # fmt: skip
+def test_status_shows_the_last_reconciliation(
+    capsys: pytest.CaptureFixture[str], last: Reconciliation | None, line: str
+) -> None:
+    executor = ExecutorOnly(GetExecutorStatus=[a_status(last)])
+
+    show_status(executor)
+
+    assert capsys.readouterr().out.splitlines()[-1] == line
+
+
+def test_status_json_has_the_last_reconciliation_without_positions() -> None:
+    reports = collect_status(ExecutorOnly(GetExecutorStatus=[a_status(differs())]))
+    never = collect_status(ExecutorOnly(GetExecutorStatus=[a_status(None)]))
+
+    assert reports["executor"]["reconciliation"] == summary(differs())
+    assert never["executor"]["reconciliation"] is None
+    assert "reconciliation" not in reports["gateway"]

@@ -1,9 +1,13 @@
-"""`aftm status`: each service up or down and what it says about itself; never fails on one."""
+"""`aftm status`: each service up or down and what it says about itself; never fails on one.
+
+The executor's report carries its last reconciliation (book.py's summary, None when it has not
+run yet), shown as one line under the table.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from aftm.wire.protocol import (
     ConditionList,
@@ -13,6 +17,7 @@ from aftm.wire.protocol import (
     GetHealth,
     ListConditions,
 )
+from aftm_console.book import Summary, headline, summary
 from aftm_console.commands.common import live
 from aftm_console.errors import ServiceDown, ServiceRefused
 from aftm_console.parsing import Subparsers, add_json_flag
@@ -50,6 +55,7 @@ def collect_status(services: Services, *, timeout_ms: int | None = None) -> dict
             account=status.account or None,
             mode=status.mode.value,
             gateway_alive=status.gateway_alive,
+            reconciliation=summary(status.reconciliation) if status.reconciliation else None,
         )
     return reports
 
@@ -64,6 +70,8 @@ def show_status(services: Services, *, as_json: bool = False) -> dict[str, Repor
             for name, report in reports.items()
         ]
         say(table(("service", "state", "endpoint", "details"), rows))
+        if "reconciliation" in reports["executor"]:
+            say(f"executor: last {last_reconciliation(reports['executor'])}")
     return reports
 
 
@@ -81,6 +89,11 @@ def describe(report: Report) -> str:
     account = report["account"] or "no account selected"
     alive = "gateway alive" if report["gateway_alive"] else "gateway silent"
     return f"account {account}, mode {report['mode']}, {alive}"
+
+
+def last_reconciliation(report: Report) -> str:
+    last = report["reconciliation"]
+    return "reconciliation not run yet" if last is None else headline(cast(Summary, last))
 
 
 def _probe(
