@@ -185,12 +185,27 @@ def test_an_agreed_book_needs_no_advice() -> None:
     assert lines[2].split() == ["SIM-0001", "TXFL6", "2", "23008", "2", "23008", "ok"]
 
 
-def test_nothing_compared_shows_the_book_and_no_broker_figures() -> None:
-    lines = text(failed()).splitlines()
+def test_a_run_that_compared_nothing_shows_the_last_comparison_as_such() -> None:
+    earlier = differs().positions
+    lines = text(a_reconciliation(state=State.FAILED, detail="gateway silent",
+                                  positions=earlier)).splitlines()  # fmt: skip
 
-    assert lines[0].endswith("; gateway did not answer within 2000 ms")
-    assert lines[2].split() == ["SIM-0001", "TXFL6", "2", "23008", "-", "-", "not", "compared"]
-    assert len(lines) == 3  # no advice: there is nothing to adopt
+    assert lines[0].startswith("reconciliation FAILED (nothing compared) at ")
+    assert lines[0].endswith("; gateway silent")
+    assert lines[2].split() == ["SIM-0001", "TXFL6", "2", "23008", "2", "23008", "last:", "ok"]
+    assert lines[3].split()[-2:] == ["last:", "DIFFERS"]
+    assert lines[4].split()[-3:] == ["last:", "in", "flight"]
+    assert lines[5:] == [
+        "the broker's positions were not read now: the rows are from the last comparison"
+    ]  # and no advice: nothing can be adopted without the broker's figures
+
+
+def test_a_run_that_compared_nothing_and_has_no_rows_does_not_say_flat() -> None:
+    lines = text(a_reconciliation(state=State.FAILED, positions=())).splitlines()
+
+    assert lines[1:] == [
+        "the broker's positions were not read now: the last comparison, if any, listed no positions"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -238,11 +253,13 @@ def test_the_document_has_fixed_keys_iso_time_numbers_and_decimal_strings() -> N
     assert found["positions"][2]["book_average"] == "23001.5"
 
 
-def test_the_document_of_a_run_that_compared_nothing_has_no_broker_figures() -> None:
-    (row,) = document(failed())["positions"]
+def test_the_document_of_a_run_that_compared_nothing_keeps_the_last_rows() -> None:
+    earlier = differs().positions
 
-    assert (row["book"], row["book_average"]) == (2, "23008")
-    assert (row["broker"], row["broker_average"]) == (None, None)
+    found = document(a_reconciliation(state=State.FAILED, positions=earlier))
+
+    assert found["state"] == "failed"
+    assert found["positions"] == document(differs())["positions"]
 
 
 def test_a_run_never_made_has_no_time() -> None:

@@ -7,8 +7,11 @@ or `in flight` while orders still working may explain it), then what to do about
 For scripts, one JSON document with fixed keys: state, ts (ISO 8601, UTC; null when never run),
 ts_ns, detail, fills_applied, orders_asked, entries_halted, adopted, and positions, a list of
 {account, symbol, state, book, book_average, broker, broker_average}. Lots are numbers and prices
-decimal strings, as in `aftm trades --json`; an average is null for a flat position, and the
-broker's figures are null when nothing was compared (state failed).
+decimal strings, as in `aftm trades --json`; an average is null for a flat position.
+
+A run that compared nothing (state failed: the gateway did not answer) carries the rows of the
+last comparison that did run, as the executor keeps them (none if none ran): they are shown as
+such, never as the broker's figures now.
 """
 
 from __future__ import annotations
@@ -122,31 +125,30 @@ def _average(lots: int, price: Decimal) -> Decimal | None:
 
 
 def check_row(check: PositionCheck, *, compared: bool = True) -> tuple[object, ...]:
-    """One account and symbol under HEADERS; the broker's side unknown ("-") if not compared."""
-    broker = (check.broker, _average(check.broker, check.broker_average)) if compared else None
+    """One account and symbol under HEADERS; from an earlier run ("last: ...") if not compared."""
+    flag = FLAGS.get(check.state, check.state.value)
     return (
         check.account,
         check.symbol,
         check.book,
         _average(check.book, check.book_average),
-        *(broker or (None, None)),
-        FLAGS.get(check.state, check.state.value) if compared else "not compared",
+        check.broker,
+        _average(check.broker, check.broker_average),
+        flag if compared else f"last: {flag}",
     )
 
 
 def document(found: Reconciliation, account: str = "") -> Document:
-    compared = is_compared(found)
-
     def row(check: PositionCheck) -> Row:
         book_average = _average(check.book, check.book_average)
-        broker_average = _average(check.broker, check.broker_average) if compared else None
+        broker_average = _average(check.broker, check.broker_average)
         return Row(
             account=check.account,
             symbol=check.symbol,
             state=check.state.value,
             book=check.book,
             book_average=None if book_average is None else str(book_average),
-            broker=check.broker if compared else None,
+            broker=check.broker,
             broker_average=None if broker_average is None else str(broker_average),
         )
 
@@ -161,8 +163,15 @@ def text(found: Reconciliation, account: str = "") -> str:
     lines = [headline(summary(found))]
     if shown:
         lines.append(table(HEADERS, [check_row(c, compared=compared) for c in shown]))
-    else:
+    elif compared:
         lines.append(f"no positions{where} in the book or at the broker")
+    if not compared:
+        earlier = (
+            "the rows are from the last comparison"
+            if shown
+            else f"the last comparison, if any, listed no positions{where}"
+        )
+        lines.append(f"the broker's positions were not read now: {earlier}")
     lines.extend(_advice(shown) if compared else ())
     return "\n".join(lines)
 
