@@ -255,7 +255,9 @@ def test_an_exit_closes_only_what_a_partly_filled_entry_got(harness: Harness, si
 
 @pytest.mark.parametrize("gateway", ["silent", "logged_out"])
 def test_entries_need_a_live_gateway_and_exits_go_out(harness: Harness, gateway: str) -> None:
-    harness.start()
+    """Logged out refuses an entry at once; a gateway gone (no heartbeat, no answer) holds it
+    until it is stale, then refuses it naming the silence. Exits go out either way."""
+    harness.start(AFTM_EXECUTOR_MAX_ENTRY_AGE_S="2")
     opened = a_signal(condition="c1")
     harness.push(opened)
     harness.gateway.fill(harness.expect(PlaceOrder).client_order_id)
@@ -263,6 +265,7 @@ def test_entries_need_a_live_gateway_and_exits_go_out(harness: Harness, gateway:
 
     if gateway == "silent":
         harness.gateway.heartbeats = False
+        harness.gateway.answering = False
     else:
         harness.gateway.logged_in = False
     wait_for("the gateway to look dead", lambda: not harness.status().gateway_alive, harness.log)
@@ -285,7 +288,11 @@ def test_entries_need_a_live_gateway_and_exits_go_out(harness: Harness, gateway:
     harness.stop()
     closed_nothing = harness.journal_trade("c2")
     assert closed_nothing.is_done
-    assert closed_nothing.refused.startswith("risk: gateway")
+    if gateway == "silent":
+        assert closed_nothing.refused.startswith("stale")
+        assert "gateway is silent" in closed_nothing.refused
+    else:
+        assert closed_nothing.refused.startswith("risk: gateway reports the broker logged out")
     assert closed_nothing.orders == ()
 
 

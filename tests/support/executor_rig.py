@@ -25,6 +25,7 @@ import pytest
 import zmq
 
 from aftm.domain.orders import OrderFilled, PlaceOrder
+from aftm.domain.positions import Position
 from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import OrderStatus, Side
 from aftm.wire.codec import encode
@@ -36,17 +37,22 @@ from aftm.wire.protocol import (
     CancelOrder,
     ErrorCode,
     ExecutorStatus,
+    FillList,
     Future,
     FutureList,
     GatewayHealth,
     GatewayHeartbeat,
     GetExecutorStatus,
+    GetHealth,
     GetSignals,
     ListAccounts,
+    ListFills,
     ListFutures,
+    ListPositions,
     ListSignalIds,
     OrderSnapshot,
     OrderUpdated,
+    PositionList,
     QueryOrder,
     Reply,
     Request,
@@ -124,9 +130,15 @@ class GatewayDouble:
         self._held: list[list[bytes]] = []
         self._release = threading.Event()
         self.heartbeats = True
+        self.answering = True  # False: requests are recorded, never answered (a gateway gone)
+        self.started_ns = time.time_ns()  # in its health: a new value is a restart
         self.logged_in = True
+        # The broker's record: every fill (published or not), and lots traded outside AFTM.
+        self.ledger: list[OrderFilled] = []
+        self.ledger_id = "ledger-1"
+        self.outside_lots: dict[tuple[str, str], int] = {}
         self.last_price = 17501  # in ListFutures: what the executor marks positions at
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # positions() is called under it too
         self._outbox: queue.Queue[list[bytes]] = queue.Queue()
         self._broker_ids = itertools.count(1)
         self._stop = threading.Event()
@@ -142,6 +154,8 @@ class GatewayDouble:
                     self.seen.append(request.body)
                     reply = self._answer(request)
                 self.requests.put(request.body)
+                if not self.answering:
+                    continue
                 if reply is GARBLED:
                     self.router.send_multipart([identity, b"\x00garbage"])
                 elif reply is not None and self.hold_place_replies:
@@ -157,7 +171,7 @@ class GatewayDouble:
             while not self._outbox.empty():
                 self.pub.send_multipart(self._outbox.get())
             if self.heartbeats and time.monotonic() >= next_heartbeat:
-                health = GatewayHealth("sim", self.logged_in, time.time_ns(), time.time_ns())
+                health = self.health()
                 self.pub.send_multipart([HEARTBEAT_TOPIC, encode(GatewayHeartbeat(health))])
                 next_heartbeat = time.monotonic() + 0.1
 
@@ -188,6 +202,13 @@ class GatewayDouble:
                 found = replace(found, status=OrderStatus.CANCELLED)
                 self.orders[body.client_order_id] = found
             return ok(request, found)
+        if isinstance(body, GetHealth):
+            return ok(request, self.health())
+        if isinstance(body, ListFills):
+            page = self.ledger[body.after : body.after + body.limit]
+            return ok(request, FillList(tuple(page), body.after + len(page), self.ledger_id))
+        if isinstance(body, ListPositions):
+            return ok(request, PositionList(self.positions(body.account)))
         if isinstance(body, ListAccounts):
             return ok(request, AccountList(self.accounts))
         if isinstance(body, ListFutures):
@@ -216,8 +237,23 @@ class GatewayDouble:
             ts_ns=time.time_ns(),
         )
 
-    def fill(self, order_id: str, price: str = "17501") -> None:
-        """Publish the whole order as filled: the fill (twice, as a republished event) first."""
+    def health(self) -> GatewayHealth:
+        now = time.time_ns()
+        return GatewayHealth("sim", self.logged_in, now, now, started_ns=self.started_ns)
+
+    def positions(self, account: str) -> tuple[Position, ...]:
+        """The broker's net lots per symbol: every fill in its ledger, and the outside lots."""
+        with self._lock:
+            net = {s: n for (a, s), n in self.outside_lots.items() if a == account}
+            for fill in self.ledger:
+                if self.orders[fill.client_order_id].account == account:
+                    signed = fill.side.sign * fill.quantity
+                    net[fill.symbol] = net.get(fill.symbol, 0) + signed
+        return tuple(Position(account, s, n, Decimal(17501)) for s, n in sorted(net.items()) if n)
+
+    def fill(self, order_id: str, price: str = "17501", *, publish: bool = True) -> None:
+        """Fill the whole order at the broker; `publish`: report it, the fill (twice, as a
+        republished event) first; else only the broker's ledger and queries know."""
         with self._lock:
             placed = self.orders[order_id]
             done = replace(
@@ -237,6 +273,10 @@ class GatewayDouble:
             price=Decimal(price),
             ts_ns=time.time_ns(),
         )
+        with self._lock:
+            self.ledger.append(fill)
+        if not publish:
+            return
         for frames in ([FILL_TOPIC, encode(fill)], [FILL_TOPIC, encode(fill)]):
             self.publish(frames)
         self.publish([ORDER_TOPIC, encode(OrderUpdated(done))])

@@ -80,8 +80,8 @@ CASES = [
         mode=HALTED,
         gateway=GatewayState.STARTING,
     ),
-    Case("gateway not heard yet", WAIT, "no gateway heartbeat", gateway=GatewayState.STARTING),
-    Case("gateway silent", REFUSE, "silent", gateway=GatewayState.SILENT),
+    Case("gateway not heard yet", WAIT, "no gateway health", gateway=GatewayState.STARTING),
+    Case("gateway silent: waits for it", WAIT, "silent", gateway=GatewayState.SILENT),
     Case("broker logged out", REFUSE, "logged out", gateway=GatewayState.LOGGED_OUT),
     Case("no account", REFUSE, "no account selected", account=""),
     Case("reducing, flat", REFUSE, "reducing and position 0 would not shrink", mode=REDUCING),
@@ -134,13 +134,15 @@ def test_the_net_limit_names_the_position_after_the_order(side: Side) -> None:
         pytest.param(5, True, 16, GatewayState.SILENT, id="heard longer ago"),
         pytest.param(5, False, 15, GatewayState.LOGGED_OUT, id="heard, logged out"),
         pytest.param(5, False, 16, GatewayState.SILENT, id="silent beats logged out"),
+        pytest.param(5, None, 15, GatewayState.STARTING, id="heard, no health yet"),
+        pytest.param(5, None, 16, GatewayState.SILENT, id="heard once, silent since"),
     ],
 )
-def test_gateway_state_from_heartbeats(
-    heartbeat_ns: int | None, logged_in: bool, now_ns: int, state: GatewayState
+def test_gateway_state_from_what_was_heard(
+    heartbeat_ns: int | None, logged_in: bool | None, now_ns: int, state: GatewayState
 ) -> None:
     found = gateway_state(
-        last_heartbeat_ns=heartbeat_ns,
+        last_heard_ns=heartbeat_ns,
         logged_in=logged_in,
         started_ns=0,
         now_ns=now_ns,

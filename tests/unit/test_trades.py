@@ -73,11 +73,27 @@ def test_a_fresh_entry_is_placed_once_under_its_signal_id(side: Side) -> None:
     assert decisions.decide(trade, a_situation()) == Nothing()  # in flight: nothing more
 
 
+def test_an_entry_waits_for_a_silent_gateway_until_it_is_stale() -> None:
+    silent = a_situation(gateway=risk.GatewayState.SILENT)
+    decision = decisions.decide(an_entry_trade(), silent)
+    assert isinstance(decision, Hold)
+    held = trades.held(an_entry_trade(), decision.reason, NOW)
+
+    later = replace(silent, now_ns=NOW + silent.max_entry_age_ns + 1)
+    refused = decisions.decide(held, later)
+
+    assert isinstance(refused, Refuse)
+    assert refused.reason.startswith("stale")
+    assert "gateway is silent" in refused.reason  # the log says why it waited
+    placed = decisions.decide(held, replace(silent, gateway=risk.GatewayState.ALIVE))
+    assert isinstance(placed, Place)  # back in time: it goes out
+
+
 @pytest.mark.parametrize(
     ("situation", "reason"),
     [
         (a_situation(mode=TradingMode.HALTED), "risk: trading mode is halted"),
-        (a_situation(gateway=risk.GatewayState.SILENT), "risk: gateway is silent"),
+        (a_situation(gateway=risk.GatewayState.LOGGED_OUT), "risk: gateway reports the broker"),
         (a_situation(entries_in_window=60), "risk: order rate"),
         (a_situation(entries_blocked="two broker orders"), "two broker orders"),
     ],

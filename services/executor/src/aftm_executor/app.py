@@ -87,6 +87,8 @@ def main() -> int:
             resync_interval_s=settings.resync_interval_s,
             retention_days=settings.retention_days,
             daily_loss_limit_twd=settings.daily_loss_limit_twd,
+            reconcile_interval_s=settings.reconcile_interval_s,
+            reconcile_settle_s=settings.reconcile_settle_s,
         ),
     )
     try:

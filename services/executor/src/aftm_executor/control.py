@@ -1,4 +1,5 @@
-"""Control requests from the console: account, trading mode, manual orders, flatten, trades.
+"""Control requests from the console: account, trading mode, manual orders, flatten, trades,
+reconciliation with the broker.
 
 Choices are journaled, so a restarted executor keeps trading the way it was told to. A manual
 order is a trade of its own, decided by the same trade model as a signal's (same risk checks,
@@ -19,9 +20,11 @@ from aftm.wire.protocol import (
     ExecutorStatus,
     Flatten,
     GetExecutorStatus,
+    GetReconciliation,
     ListAccounts,
     ListTrades,
     ManualOrder,
+    Reconcile,
     Reply,
     Request,
     SelectAccount,
@@ -34,6 +37,7 @@ from aftm.wire.sockets import error, ok
 from aftm_executor import trades
 from aftm_executor.desk import OrderDesk
 from aftm_executor.journal import Journal
+from aftm_executor.reconciler import Reconciler
 from aftm_executor.trades import Phase, Trade
 from aftm_executor.views import trade_view
 
@@ -48,11 +52,13 @@ class Control:
         gateway: ReliableClient,
         desk: OrderDesk,
         status: Callable[[], ExecutorStatus],
+        reconciler: Reconciler,
     ) -> None:
         self._journal = journal
         self._gateway = gateway
         self._desk = desk
         self._status = status
+        self._reconciler = reconciler
 
     def answer(self, request: Request) -> Reply:
         body = request.body
@@ -74,6 +80,12 @@ class Control:
             return ok(request, TradeList(tuple(self._view(trade) for trade in found)))
         if isinstance(body, GetExecutorStatus):
             return ok(request, self._status())
+        if isinstance(body, Reconcile):
+            if body.accept:
+                logger.warning("reconciliation with the broker's figures accepted by a person")
+            return ok(request, self._reconciler.run(accept=body.accept))
+        if isinstance(body, GetReconciliation):
+            return ok(request, self._reconciler.last)
         name = type(body).__name__
         return error(request, ErrorCode.BAD_REQUEST, f"{name} is not an executor request")
 

@@ -98,7 +98,8 @@ def _entry(trade: Trade, situation: Situation, again: Order | None = None) -> De
     """Place the entry (or send an unsent one again), if it is fresh and risk allows it."""
     age_ns = situation.now_ns - (trade.entry_ts_ns or 0)
     if age_ns > situation.max_entry_age_ns:
-        return Refuse(f"stale: the entry is {age_ns / NS:.1f} s old")
+        held = f" (held: {trade.hold})" if trade.hold else ""
+        return Refuse(f"stale: the entry is {age_ns / NS:.1f} s old{held}")
     if situation.entries_blocked:
         return Refuse(situation.entries_blocked)
     verdict = risk.check_entry(

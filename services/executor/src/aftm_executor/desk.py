@@ -153,16 +153,18 @@ class OrderDesk:
         self._log_change(trade, updated, snapshot.client_order_id)
         self.step(updated, save=updated != trade, acked=acked)
 
-    def apply_fill(self, fill: OrderFilled) -> None:
+    def apply_fill(self, fill: OrderFilled) -> bool:
+        """Fold a fill of one of our orders into its trade and the book; False (nothing done)
+        for a fill of an order not ours, or one applied before."""
         trade = self._journal.trade_of_order(fill.client_order_id)
         if trade is None:
             logger.debug("fill ignored client_order_id={}", fill.client_order_id)
-            return
+            return False
         position = self._journal.record_fill(fill, trade.account)
         if position is None:
             self._metrics.duplicate_fills.inc()
             logger.info("duplicate fill ignored fill_id={}", fill.fill_id)
-            return
+            return False
         self._metrics.fills.inc()
         logger.info(
             "fill applied fill_id={} client_order_id={} quantity={} price={} net={} average={}",
@@ -176,12 +178,13 @@ class OrderDesk:
         trade = self._journal.trade(trade.trade_id) or trade  # with the fill counted
         order = trade.order(fill.client_order_id)
         if order is None:
-            return
+            return True
         state = OrderState.FILLED if order.filled >= order.quantity else OrderState.PARTIALLY_FILLED
         updated = trades.reported(
             trade, order.client_order_id, state, order.filled, "", time.time_ns()
         )
         self.step(updated, save=updated != trade)
+        return True
 
     # --- deciding and acting ----------------------------------------------------------------
 
@@ -379,6 +382,28 @@ class OrderDesk:
                 continue
             if not self._resolve_one(trade_id, order):
                 return  # the gateway is not answering: the next round tries again
+
+    def refresh_working(self) -> int | None:
+        """Ask again about every order the broker accepted and has not finished (its last
+        report may be lost); how many were asked, None if the gateway stopped answering."""
+        in_flight = {sent.order.client_order_id for sent in self._orders.in_flight()}
+        asked = 0
+        for _, order in self._journal.working():
+            if order.client_order_id in in_flight:
+                continue
+            answer = ask_gateway(self._gateway, order.client_order_id)
+            if not answer.answered:
+                return None
+            asked += 1
+            if answer.snapshot is not None:
+                self.apply_snapshot(answer.snapshot)
+            elif answer.never_placed:
+                # Accepted once, unknown now: nothing to send again; the positions tell.
+                logger.error(
+                    "working order unknown at the gateway client_order_id={}",
+                    order.client_order_id,
+                )
+        return asked
 
     def _resolve_one(self, trade_id: str, order: Order) -> bool:
         answer = ask_gateway(self._gateway, order.client_order_id)

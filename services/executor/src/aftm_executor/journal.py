@@ -180,6 +180,10 @@ class Journal:
     def unclosed_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM trades WHERE unclosed = 1").fetchone()[0])
 
+    def held_exit_count(self) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM trades WHERE unclosed = 1 AND hold != ''")
+        return int(row.fetchone()[0])
+
     def recent_trades(self, limit: int, *, open_only: bool = False) -> list[Trade]:
         where = "WHERE done = 0" if open_only else ""
         rows = self._db.execute(
@@ -191,9 +195,19 @@ class Journal:
 
     def unresolved(self) -> list[tuple[str, Order]]:
         """(trade id, order) of every order sent without a known outcome, oldest first."""
+        return self._orders_in(UNRESOLVED)
+
+    def working(self) -> list[tuple[str, Order]]:
+        """(trade id, order) of every order the broker accepted and has not finished, oldest
+        first: reconciliation asks about them again, since their last report may be lost."""
+        return self._orders_in(WORKING)
+
+    def _orders_in(self, states: Iterable[OrderState]) -> list[tuple[str, Order]]:
+        marks = ",".join("?" for _ in states)
         rows = self._db.execute(
-            "SELECT trade_id, client_order_id FROM orders WHERE state IN ('sending', 'unknown')"
-            " ORDER BY rowid"
+            f"SELECT trade_id, client_order_id FROM orders WHERE state IN ({marks})"  # noqa: S608
+            " ORDER BY rowid",
+            [state.value for state in states],
         ).fetchall()
         found = []
         for trade_id, order_id in rows:
@@ -267,6 +281,46 @@ class Journal:
                 (fill.quantity, str(value), fill.client_order_id),
             )
         return position
+
+    def known_fills(self, fill_ids: Iterable[str]) -> set[str]:
+        """Those of `fill_ids` already folded in."""
+        query = "SELECT fill_id FROM fills WHERE fill_id IN ({marks})"
+        return {str(row[0]) for row in rows_in(self._db, query, set(fill_ids))}
+
+    def unsettled(self) -> set[tuple[str, str]]:
+        """(account, symbol) of every order in flight, working, or reported filled beyond its
+        fills: there the book may lag the broker for a moment, and a difference is explained."""
+        rows = self._db.execute(f"SELECT DISTINCT account, symbol FROM orders WHERE {OPEN_ORDERS}")  # noqa: S608
+        return {(str(account), str(symbol)) for account, symbol in rows}
+
+    def adopt(self, position: Position, now_ns: int, reason: str) -> Position | None:
+        """Set the book's position to `position` (a person accepted the broker's figure); the
+        change is kept in the adjustments table. Returns the position it replaced."""
+        before = self._book.position(position.account, position.symbol)
+        with self._transaction(durable=True):
+            self._db.execute(
+                "INSERT OR REPLACE INTO positions VALUES (?,?,?,?)",
+                (
+                    position.account,
+                    position.symbol,
+                    position.net_quantity,
+                    str(position.average_price),
+                ),
+            )
+            self._db.execute(
+                "INSERT INTO adjustments VALUES (?,?,?,?,?,?,?)",
+                (
+                    now_ns,
+                    position.account,
+                    position.symbol,
+                    before.net_quantity if before else 0,
+                    position.net_quantity,
+                    str(position.average_price),
+                    reason,
+                ),
+            )
+        self._book.set(position)
+        return before
 
     def fill_values(self, client_order_ids: Iterable[str]) -> dict[str, FillValue]:
         query = (

@@ -84,6 +84,17 @@ CREATE TABLE IF NOT EXISTS positions (
     average_price TEXT NOT NULL,
     PRIMARY KEY (account, symbol)
 );
+-- Positions set by a person to the broker's figures (`aftm reconcile --accept`): the audit trail
+-- of every change to the book that no fill explains.
+CREATE TABLE IF NOT EXISTS adjustments (
+    ts_ns INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    net_before INTEGER NOT NULL,
+    net_after INTEGER NOT NULL,
+    average_after TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 

@@ -11,6 +11,7 @@ from aftm.metrics import latency_histogram
 # Every label value is created up front so a dashboard sees 0 rather than no series.
 ORDER_RESULTS = ("accepted", "rejected", "unknown", "risk_rejected")
 SOCKETS = ("signals", "reports", "control", "gateway")  # gateway: replies to orders
+RECONCILE_RESULTS = ("agreed", "settling", "differs", "failed")
 
 
 class ExecutorMetrics:
@@ -108,6 +109,42 @@ class ExecutorMetrics:
             "Orders sent whose outcome is not yet known (sending or unknown)",
             registry=registry,
         )
+        self.held_exits = Gauge(
+            "aftm_executor_held_exits",
+            "Trades whose exit is held (halted, broker logged out, a retry backoff) with a"
+            " position open",
+            registry=registry,
+        )
+        self.position_difference = Gauge(
+            "aftm_executor_position_difference_lots",
+            "Book minus broker, net lots, per account and symbol, while a difference nothing"
+            " explains stands (entries are halted)",
+            ["account", "symbol"],
+            registry=registry,
+        )
+        self.reconcile_halted = Gauge(
+            "aftm_executor_reconcile_halted",
+            "1 while a difference between the book and the broker halts entries",
+            registry=registry,
+        )
+        self.reconcile_last_success = Gauge(
+            "aftm_executor_reconcile_last_success_timestamp_seconds",
+            "When a reconciliation last compared the book with the broker (unix seconds)",
+            registry=registry,
+        )
+        self.reconciliations = Counter(
+            "aftm_executor_reconciliations_total",
+            "Reconciliations with the broker, by result",
+            ["result"],
+            registry=registry,
+        )
+        self.missed_fills = Counter(
+            "aftm_executor_missed_fills_total",
+            "Fills found in the gateway's fill ledger that no report had brought, applied",
+            registry=registry,
+        )
+        for result in RECONCILE_RESULTS:
+            self.reconciliations.labels(result=result)
         for result in ORDER_RESULTS:
             self.orders.labels(result=result)
         for socket in SOCKETS:

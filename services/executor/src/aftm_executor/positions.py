@@ -48,6 +48,10 @@ class PositionBook:
         self._positions[key] = position
         return position
 
+    def set(self, position: Position) -> None:
+        """Replace a position outright (reconciliation adopting the broker's figure)."""
+        self._positions[(position.account, position.symbol)] = position
+
     def position(self, account: str, symbol: str) -> Position | None:
         return self._positions.get((account, symbol))
 

@@ -35,7 +35,7 @@ ALLOWED = Decision(Verdict.ALLOW)
 
 class GatewayState(StrEnum):
     ALIVE = "alive"
-    STARTING = "starting"  # no heartbeat yet, but this process started less than a timeout ago
+    STARTING = "starting"  # no health report yet, and not silent for a timeout
     SILENT = "silent"
     LOGGED_OUT = "logged_out"
 
@@ -63,17 +63,20 @@ class EntryCheck:
 
 def gateway_state(
     *,
-    last_heartbeat_ns: int | None,
-    logged_in: bool,
+    last_heard_ns: int | None,
+    logged_in: bool | None,
     started_ns: int,
     now_ns: int,
     timeout_ns: int,
 ) -> GatewayState:
-    """Classify the gateway from its heartbeats; all times on one (monotonic) clock."""
-    if last_heartbeat_ns is None:
-        return GatewayState.STARTING if now_ns - started_ns < timeout_ns else GatewayState.SILENT
-    if now_ns - last_heartbeat_ns > timeout_ns:
+    """Classify the gateway from when it was last heard (any message or reply) and its last
+    health report (`logged_in` None: none yet); all times on one (monotonic) clock."""
+    if last_heard_ns is None or now_ns - last_heard_ns > timeout_ns:
+        if last_heard_ns is None and now_ns - started_ns < timeout_ns:
+            return GatewayState.STARTING
         return GatewayState.SILENT
+    if logged_in is None:
+        return GatewayState.STARTING  # heard, but whether the broker is up is not known yet
     return GatewayState.ALIVE if logged_in else GatewayState.LOGGED_OUT
 
 
@@ -113,9 +116,11 @@ def check_entry(entry: EntryCheck, limits: Limits) -> Decision:
 
 def _check_gateway(state: GatewayState) -> Decision:
     if state is GatewayState.STARTING:
-        return Decision(Verdict.WAIT, "no gateway heartbeat yet since start")
+        return Decision(Verdict.WAIT, "no gateway health report yet since start")
     if state is GatewayState.SILENT:
-        return _refuse("gateway is silent (no heartbeat within the timeout)")
+        # A restarting gateway is silent for a few seconds: the entry waits for it, and only
+        # its age (MAX_ENTRY_AGE_S) ends the wait, so a gateway that stays away refuses it.
+        return Decision(Verdict.WAIT, "gateway is silent: waiting for it to answer")
     if state is GatewayState.LOGGED_OUT:
         return _refuse("gateway reports the broker logged out")
     return ALLOWED

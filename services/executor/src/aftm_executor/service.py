@@ -28,10 +28,13 @@ from aftm.wire.protocol import (
     MAX_SIGNAL_PAGE,
     ORDER_TOPIC,
     ExecutorStatus,
+    GatewayHealth,
     GatewayHeartbeat,
+    GetHealth,
     GetSignals,
     ListSignalIds,
     OrderUpdated,
+    ReconcileState,
     SignalIdList,
     SignalList,
 )
@@ -42,7 +45,9 @@ from aftm_executor.desk import MISSING, OrderDesk, Policy, Sent
 from aftm_executor.journal import Journal
 from aftm_executor.loss import DailyLoss
 from aftm_executor.metrics import ExecutorMetrics
-from aftm_executor.risk import GatewayState, gateway_state
+from aftm_executor.reconciler import Reconciler
+from aftm_executor.risk import GatewayState
+from aftm_executor.watch import GatewayWatch
 
 Answer = TypeVar("Answer")
 
@@ -54,6 +59,8 @@ RESYNC_CURSOR = "resync_after"  # settings key: the strategy store position resy
 RESYNC_RETRY_S = 5.0  # after a failed signal resync; a success waits `resync_interval_s`
 RESYNC_TIMEOUT_MS = 1000  # the strategy answers from memory; don't stall the loop longer
 RESYNC_PAGE = 5000  # ids per ListSignalIds request: ~100 KB, far below the frame cap
+PROBE_TIMEOUT_MS = 300  # a silent gateway is asked for its health this long, once a second
+RECONCILE_RETRY_S = 2.0  # after a reconciliation the gateway did not answer
 RESYNC_MAX_PAGES = 20  # per resync, so a long history cannot stall the loop; the rest follows
 
 
@@ -70,39 +77,8 @@ class Timing:
     resync_interval_s: float = 30.0
     retention_days: float = 30.0  # done trades are kept this long, then forgotten
     daily_loss_limit_twd: float = 200_000.0  # 0: off
-
-
-class GatewayWatch:
-    """The gateway's liveness from its heartbeats; read by the HTTP health thread too."""
-
-    def __init__(self, timeout_s: float) -> None:
-        self.timeout_ns = int(timeout_s * 1e9)
-        self.started_ns = time.monotonic_ns()
-        self.last_heartbeat_ns: int | None = None
-        self.logged_in = False
-        self.duplicate_orders = 0  # the gateway's alarm: ids with two broker orders
-
-    def entries_blocked(self) -> str:
-        """Why every entry is refused now, empty when none is."""
-        if self.duplicate_orders:
-            return (
-                f"the broker holds two orders for {self.duplicate_orders} client order id(s):"
-                " entries are refused until a person checks"
-            )
-        return ""
-
-    def state(self) -> GatewayState:
-        return gateway_state(
-            last_heartbeat_ns=self.last_heartbeat_ns,
-            logged_in=self.logged_in,
-            started_ns=self.started_ns,
-            now_ns=time.monotonic_ns(),
-            timeout_ns=self.timeout_ns,
-        )
-
-    def age_s(self) -> float:
-        last = self.last_heartbeat_ns
-        return float("inf") if last is None else (time.monotonic_ns() - last) / 1e9
+    reconcile_interval_s: float = 10.0
+    reconcile_settle_s: float = 2.0  # a difference must stand this long to halt entries
 
 
 class Executor:
@@ -132,10 +108,15 @@ class Executor:
             policy,
             metrics,
             self.watch.state,
-            self.watch.entries_blocked,
+            self._entries_blocked,
             self._fetch_signal,
         )
-        self._control = Control(journal, gateway, self._desk, self.status)
+        self._gateway = gateway
+        self._reconciler = Reconciler(
+            journal, gateway, self._desk, metrics, settle_s=timing.reconcile_settle_s
+        )
+        self._reconcile_due = 0.0
+        self._control = Control(journal, gateway, self._desk, self.status, self._reconciler)
         self._loss = DailyLoss(journal, gateway, metrics, timing.daily_loss_limit_twd)
         self._resync_due = 0.0
         # The strategy store position already resynced: kept, so a restart does not page
@@ -163,6 +144,7 @@ class Executor:
             ready = dict(poller.poll(self._poll_ms()))
             # Order replies first: they settle orders that the next decisions may depend on.
             if replies in ready:
+                self.watch.heard()
                 self._desk.take_replies()
             self._desk.expire()
             if self._orders.socket is not replies:  # replaced after a time-out
@@ -194,24 +176,52 @@ class Executor:
     # --- start-up and housekeeping ------------------------------------------------------------
 
     def _recover(self, stop: threading.Event) -> None:
-        """Finish what a previous run started, then fetch what was emitted while it was down."""
-        for step in (self._desk.resolve, self._desk.sweep, self._resync):
+        """Finish what a previous run started, fetch what was emitted while it was down, then
+        meet the broker: fills missed, working orders, positions."""
+        for step in (self._desk.resolve, self._desk.sweep, self._resync, self._reconcile):
             if stop.is_set():
                 return  # each step may wait on a peer; a stop request should not
             step()
         self._count_unresolved()
 
     def _housekeep(self) -> None:
+        if self.watch.state() in (GatewayState.SILENT, GatewayState.STARTING):
+            self._probe()
         # A silent gateway would only make each question time out and stall the loop.
         if self.watch.state() in (GatewayState.ALIVE, GatewayState.LOGGED_OUT):
             self._desk.resolve()
         if self.watch.state() is GatewayState.ALIVE:
             self._loss.check()
+            if time.monotonic() >= self._reconcile_due:
+                self._reconcile()
         if time.monotonic() >= self._resync_due:
             self._resync()
         if time.monotonic() >= self._prune_due:
             self._prune()
         self._count_unresolved()  # here, not per order: it is a query, and a gauge
+
+    def _probe(self) -> None:
+        """Ask a silent gateway for its health: one that restarted answers before its SUB
+        link is back, and what waits for it (entries held as "silent") goes out sooner."""
+        try:
+            reply = self._gateway.request(GetHealth(), timeout_ms=PROBE_TIMEOUT_MS)
+        except RequestTimedOut:
+            return
+        if reply.ok and isinstance(reply.body, GatewayHealth):
+            self._on_health(reply.body)
+
+    def _reconcile(self) -> None:
+        found = self._reconciler.run()
+        settling = found.state in (ReconcileState.SETTLING, ReconcileState.DIFFERS)
+        again_s = self._timing.reconcile_settle_s if settling else self._timing.reconcile_interval_s
+        if found.state is ReconcileState.FAILED:
+            again_s = RECONCILE_RETRY_S
+        self._reconcile_due = time.monotonic() + again_s
+        self._metrics.entries_blocked.set(int(bool(self._entries_blocked())))
+
+    def _entries_blocked(self) -> str:
+        """Why every entry is refused now (an alarm, the book), empty when none is."""
+        return self.watch.entries_blocked() or self._reconciler.entries_halted()
 
     def _prune(self) -> None:
         self._prune_due = time.monotonic() + PRUNE_S
@@ -305,6 +315,7 @@ class Executor:
             self._unresolved = unresolved
             self._metrics.unknown_orders.set(unresolved)
         self._metrics.unclosed_trades.set(self._journal.unclosed_count())
+        self._metrics.held_exits.set(self._journal.held_exit_count())
 
     # --- sockets --------------------------------------------------------------------------------
 
@@ -347,8 +358,9 @@ class Executor:
         except DecodeError as bad:
             self._malformed("reports", bad)
             return
+        self.watch.heard()
         if topic == HEARTBEAT_TOPIC and isinstance(message, GatewayHeartbeat):
-            self._on_heartbeat(message)
+            self._on_health(message.health)
         elif topic == ORDER_TOPIC and isinstance(message, OrderUpdated):
             self._desk.apply_snapshot(message.order)
         elif topic == FILL_TOPIC and isinstance(message, OrderFilled):
@@ -357,16 +369,17 @@ class Executor:
             kind = type(message).__name__
             self._malformed("reports", DecodeError(f"{kind} does not belong on topic {topic!r}"))
 
-    def _on_heartbeat(self, heartbeat: GatewayHeartbeat) -> None:
+    def _on_health(self, health: GatewayHealth) -> None:
         before = self.watch.state()
-        self.watch.last_heartbeat_ns = time.monotonic_ns()
-        self.watch.logged_in = heartbeat.health.logged_in
-        duplicates = heartbeat.health.duplicate_orders
-        if duplicates != self.watch.duplicate_orders:
-            self.watch.duplicate_orders = duplicates
-            self._metrics.entries_blocked.set(int(duplicates > 0))
-            if duplicates:
+        news = self.watch.take_health(health)
+        if news.duplicates_changed:
+            self._metrics.entries_blocked.set(int(bool(self._entries_blocked())))
+            if health.duplicate_orders:
                 logger.error("entries halted reason={}", self.watch.entries_blocked())
+        if news.restarted or news.logged_in:
+            # What it published while we were not listening may be lost: meet the broker.
+            logger.info("gateway restarted or logged in: reconciling soon")
+            self._reconcile_due = 0.0
         after = self.watch.state()
         if after is not before:
             logger.info("gateway state changed from={} to={}", before, after)
@@ -397,6 +410,7 @@ class Executor:
             orders_sent=counts.sent,
             signals_rejected=counts.risk_rejected,
             positions=self._journal.positions(),
+            reconciliation=self._reconciler.last,
         )
 
     def health(self) -> tuple[bool, dict[str, object]]:
@@ -405,6 +419,8 @@ class Executor:
         return age <= self._timing.heartbeat_timeout_s, {
             "gateway": self.watch.state().value,
             "heartbeat_age_s": None if age == float("inf") else round(age, 3),
-            "gateway_logged_in": self.watch.logged_in,
+            "gateway_logged_in": bool(self.watch.logged_in),
             "unknown_orders": self._unresolved,
+            "reconciliation": self._reconciler.last.state.value,
+            "entries_halted": self._reconciler.last.entries_halted,
         }

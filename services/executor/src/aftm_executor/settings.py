@@ -41,6 +41,10 @@ class ExecutorSettings(BaseSettings):
     heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=60)
     request_timeout_ms: int = Field(default=2000, ge=50, le=60_000)
     resync_interval_s: float = Field(default=30.0, ge=1)
+    # How often the book is compared with the broker (also at start, after a gateway restart
+    # or a broker login); a difference must stand `reconcile_settle_s` to halt entries.
+    reconcile_interval_s: float = Field(default=10.0, ge=1, le=3600)
+    reconcile_settle_s: float = Field(default=2.0, ge=0.5, le=60)
 
     @field_validator("signal_bind", "control_bind")
     @classmethod
