@@ -376,6 +376,25 @@ def test_a_manual_order_goes_through_the_executor_and_counts_in_its_position(
     assert re.search(rf"{trade_id} .* TMFL6 .* open .* 2 @ [0-9.]+", table.stdout)
 
 
+def test_positions_and_reconcile_show_the_book_beside_the_broker(stack: Stack) -> None:
+    order(stack, "TXFL6", "sell", 1)
+
+    shown = aftm(stack.console, "positions", "--json")
+    reconciled = aftm(stack.console, "reconcile", "--json")
+
+    assert shown.returncode == 0, shown.stderr
+    document = parsed(shown)
+    assert isinstance(document, dict)
+    rows = {(r["account"], r["symbol"]): r for r in document["positions"]}
+    row = rows[("SIM-0001", "TXFL6")]
+    assert row["book"] == row["broker"] == broker_position(stack, "TXFL6") != 0
+    assert row["state"] == "agreed"
+    assert reconciled.returncode == 0, reconciled.stderr
+    summary = parsed(reconciled)
+    assert isinstance(summary, dict)
+    assert (summary["state"], summary["entries_halted"]) == ("agreed", False)
+
+
 def test_flatten_closes_what_a_manual_order_opened_even_while_halted(stack: Stack) -> None:
     trade_id = order(stack, "MXFL6", "sell", 1)
     halted = aftm(stack.console, "halt")
