@@ -303,3 +303,24 @@ def test_orders_and_positions_outlive_the_broker_process(venue: Venue) -> None:
     assert again.positions(ACCOUNT) == positions
     assert again.cancel("A2", sent_ns=None).status is OrderStatus.CANCELLED
     assert [order.client_order_id for order in again.orders()] == ["A1", "A2"]
+
+
+def test_fills_list_every_fill_once_and_outlive_the_broker_process(venue: Venue) -> None:
+    broker = venue.logged_in()
+    first = broker.place(an_order("A1", Side.BUY, 2))
+    second = broker.place(an_order("A2", Side.SELL, 1))
+    broker.place(a_resting_buy("A3"))  # no fill: not listed
+    events = collect(broker, lambda got: sum(isinstance(e, OrderFilled) for e in got) >= 2)
+    heard = [event for event in events if isinstance(event, OrderFilled)]
+    broker.close()
+
+    listed = venue.logged_in().fills()
+
+    assert [(f.client_order_id, f.side, f.quantity) for f in listed] == [
+        ("A1", Side.BUY, 2),
+        ("A2", Side.SELL, 1),
+    ]
+    assert [f.price for f in listed] == [first.average_price, second.average_price]
+    assert [f.broker_order_id for f in listed] == [first.broker_order_id, second.broker_order_id]
+    # The same fill ids as the live reports, so a listener can tell what it already has.
+    assert {f.fill_id for f in listed} == {f.fill_id for f in heard}
