@@ -52,16 +52,16 @@ def compare(
     book: Iterable[Position],
     broker: Iterable[Position],
     *,
+    accounts: set[str],
     unsettled: set[Key],
     sightings: Mapping[Key, Sighting],
     now_ns: int,
     settle_ns: int,
 ) -> Comparison:
-    """Every (account, symbol) open on either side, book beside broker. `broker` holds the
-    positions of the accounts compared; book positions of other accounts are left out."""
-    theirs = {(p.account, p.symbol): p for p in broker}
-    accounts = {account for account, _ in theirs}
-    ours = {(p.account, p.symbol): p for p in book if p.account in accounts or not theirs}
+    """Every (account, symbol) of `accounts` (those the broker was asked about) open on either
+    side, book beside broker."""
+    theirs = {(p.account, p.symbol): p for p in broker if p.account in accounts}
+    ours = {(p.account, p.symbol): p for p in book if p.account in accounts}
     checks, seen = [], {}
     for key in sorted(ours.keys() | theirs.keys()):
         mine, broker_side = ours.get(key), theirs.get(key)

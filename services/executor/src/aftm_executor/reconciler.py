@@ -96,14 +96,15 @@ class Reconciler:
             asked = self._desk.refresh_working()
             if asked is None:
                 raise GatewaySilent("the gateway did not answer an order query")
-            broker = self._broker_positions()
+            accounts = self._accounts()
+            broker = self._broker_positions(accounts)
         except GatewaySilent as silent:
             return self._failed(now_ns, str(silent))
-        found = self._compare(broker, now_ns)
+        found = self._compare(accounts, broker, now_ns)
         adopted = 0
         if accept:
             adopted = self._adopt(found, broker, now_ns)
-            found = self._compare(broker, now_ns)
+            found = self._compare(accounts, broker, now_ns)
         self._declare(found)
         self.last = Reconciliation(
             state=found.state,
@@ -160,20 +161,24 @@ class Reconciler:
             )
         return applied
 
-    def _broker_positions(self) -> list[Position]:
-        """The broker's positions of every account the executor trades or holds."""
-        accounts = {p.account for p in self._journal.positions()}
+    def _accounts(self) -> set[str]:
+        """Every account the executor trades or holds a position in."""
+        accounts = {p.account for p in self._journal.positions() if p.net_quantity}
         accounts |= {trade.account for trade in self._journal.live_trades()}
         accounts.add(self._journal.account())
+        return {account for account in accounts if account}
+
+    def _broker_positions(self, accounts: set[str]) -> list[Position]:
         positions: list[Position] = []
-        for account in sorted(a for a in accounts if a):
+        for account in sorted(accounts):
             positions.extend(self._ask(ListPositions(account=account), PositionList).positions)
         return positions
 
-    def _compare(self, broker: list[Position], now_ns: int) -> Comparison:
+    def _compare(self, accounts: set[str], broker: list[Position], now_ns: int) -> Comparison:
         found = compare(
             self._journal.positions(),
             broker,
+            accounts=accounts,
             unsettled=self._journal.unsettled(),
             sightings=self._sightings,
             now_ns=now_ns,
