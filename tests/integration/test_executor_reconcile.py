@@ -13,9 +13,12 @@ import pytest
 
 from aftm.domain.orders import PlaceOrder
 from aftm.domain.types import Side
+from aftm.wire.codec import encode
 from aftm.wire.protocol import (
+    ORDER_TOPIC,
     GetHealth,
     ListFills,
+    OrderUpdated,
     Reconcile,
     ReconcileState,
     Reconciliation,
@@ -63,6 +66,25 @@ def test_a_fill_nobody_reported_is_applied_from_the_broker_s_fill_ledger(
     assert broker(harness) == {"TXFL6": 2}
     harness.wait_metric("aftm_executor_missed_fills_total", 1)
     assert harness.journal_trade(entry.condition_id).entry_filled == 2
+
+
+def test_a_lost_fill_report_is_fetched_within_the_settle_time_not_the_interval(
+    harness: Harness,
+) -> None:
+    harness.start(AFTM_EXECUTOR_RECONCILE_INTERVAL_S="3600", AFTM_EXECUTOR_RECONCILE_SETTLE_S="1")
+    entry = a_signal(Side.BUY, quantity=2)
+    harness.push(entry)
+    order = harness.expect(PlaceOrder)
+    wait_for("the start-up reconciliation", lambda: _asked(harness, ListFills), harness.log)
+    _drain(harness)
+
+    harness.gateway.fill(order.client_order_id, publish=False)
+    filled = harness.gateway.orders[order.client_order_id]
+    harness.gateway.publish([ORDER_TOPIC, encode(OrderUpdated(filled))])  # its fill report lost
+
+    wait_for("the book to meet the broker", lambda: book(harness) == broker(harness), harness.log)
+    assert broker(harness) == {"TXFL6": 2}
+    assert _asked(harness, ListFills)
 
 
 def test_fills_published_while_the_executor_was_dead_are_applied_after_its_restart(

@@ -287,6 +287,15 @@ class Journal:
         query = "SELECT fill_id FROM fills WHERE fill_id IN ({marks})"
         return {str(row[0]) for row in rows_in(self._db, query, set(fill_ids))}
 
+    def fills_awaited(self) -> int:
+        """Orders the gateway reported filled beyond the fills seen: a fill report normally
+        follows within milliseconds; one that does not is fetched by reconciliation."""
+        row = self._db.execute(
+            f"SELECT COUNT(*) FROM orders WHERE {OPEN_ORDERS}"  # noqa: S608 - constants
+            " AND reported_filled > fill_quantity"  # OPEN_ORDERS repeated: the partial index
+        )
+        return int(row.fetchone()[0])
+
     def unsettled(self) -> set[tuple[str, str]]:
         """(account, symbol) of every order in flight, working, or reported filled beyond its
         fills: there the book may lag the broker for a moment, and a difference is explained."""
