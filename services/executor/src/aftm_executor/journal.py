@@ -287,12 +287,14 @@ class Journal:
         query = "SELECT fill_id FROM fills WHERE fill_id IN ({marks})"
         return {str(row[0]) for row in rows_in(self._db, query, set(fill_ids))}
 
-    def fills_awaited(self) -> int:
-        """Orders the gateway reported filled beyond the fills seen: a fill report normally
-        follows within milliseconds; one that does not is fetched by reconciliation."""
+    def reports_awaited(self) -> int:
+        """Orders still working, or reported filled beyond the fills seen. The executor's
+        orders are IOC: their final report and fills normally follow within a second; when
+        they do not, they were lost, and reconciliation fetches them."""
+        working = ",".join(f"'{state.value}'" for state in sorted(WORKING))
         row = self._db.execute(
             f"SELECT COUNT(*) FROM orders WHERE {OPEN_ORDERS}"  # noqa: S608 - constants
-            " AND reported_filled > fill_quantity"  # OPEN_ORDERS repeated: the partial index
+            f" AND (state IN ({working}) OR reported_filled > fill_quantity)"
         )
         return int(row.fetchone()[0])
 

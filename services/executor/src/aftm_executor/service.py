@@ -116,7 +116,7 @@ class Executor:
             journal, gateway, self._desk, metrics, settle_s=timing.reconcile_settle_s
         )
         self._reconcile_due = 0.0
-        self._fills_awaited_since: float | None = None  # monotonic; None: none awaited
+        self._reports_awaited_since: float | None = None  # monotonic; None: none awaited
         self._control = Control(journal, gateway, self._desk, self.status, self._reconciler)
         self._loss = DailyLoss(journal, gateway, metrics, timing.daily_loss_limit_twd)
         self._resync_due = 0.0
@@ -193,7 +193,7 @@ class Executor:
             self._desk.resolve()
         if self.watch.state() is GatewayState.ALIVE:
             self._loss.check()
-            if time.monotonic() >= self._reconcile_due or self._fill_reports_lost():
+            if time.monotonic() >= self._reconcile_due or self._reports_lost():
                 self._reconcile()
         if time.monotonic() >= self._resync_due:
             self._resync()
@@ -211,20 +211,20 @@ class Executor:
         if reply.ok and isinstance(reply.body, GatewayHealth):
             self._on_health(reply.body)
 
-    def _fill_reports_lost(self) -> bool:
-        """Whether fills reported by order snapshots have not come as fill reports for the
-        settle time: then they were lost (a restart on either side) and are fetched now,
-        rather than at the next periodic reconciliation."""
-        if not self._journal.fills_awaited():
-            self._fills_awaited_since = None
+    def _reports_lost(self) -> bool:
+        """Whether an order's final report or fills have not come for the settle time: then
+        they were lost (a restart on either side) and are fetched now, rather than at the
+        next periodic reconciliation."""
+        if not self._journal.reports_awaited():
+            self._reports_awaited_since = None
             return False
         now = time.monotonic()
-        if self._fills_awaited_since is None:
-            self._fills_awaited_since = now
-        return now - self._fills_awaited_since >= self._timing.reconcile_settle_s
+        if self._reports_awaited_since is None:
+            self._reports_awaited_since = now
+        return now - self._reports_awaited_since >= self._timing.reconcile_settle_s
 
     def _reconcile(self) -> None:
-        self._fills_awaited_since = None
+        self._reports_awaited_since = None
         found = self._reconciler.run()
         settling = found.state in (ReconcileState.SETTLING, ReconcileState.DIFFERS)
         again_s = self._timing.reconcile_settle_s if settling else self._timing.reconcile_interval_s
