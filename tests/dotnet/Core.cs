@@ -32,6 +32,56 @@ namespace PFCF
         }
     }
 
+    /// Runs actions after a delay, on a thread of its own, in the order they fall due (ties in
+    /// the order given): the late acknowledgements of ACK_DELAY_MS.
+    sealed class Later
+    {
+        readonly Core core;
+        readonly object gate = new object();
+        readonly List<KeyValuePair<long, Action>> queue = new List<KeyValuePair<long, Action>>();
+        readonly Stopwatch clock = Stopwatch.StartNew();
+        Thread thread;
+
+        public Later(Core core) { this.core = core; }
+
+        public void After(int ms, Action action)
+        {
+            lock (gate)
+            {
+                long due = clock.ElapsedMilliseconds + ms;
+                int at = queue.FindLastIndex(item => item.Key <= due) + 1;
+                queue.Insert(at, new KeyValuePair<long, Action>(due, action));
+                if (thread == null)
+                {
+                    thread = new Thread(Run) { IsBackground = true, Name = "pfcf-ack" };
+                    thread.Start();
+                }
+                Monitor.Pulse(gate);
+            }
+        }
+
+        void Run()
+        {
+            while (true)
+            {
+                Action next;
+                lock (gate)
+                {
+                    while (true)
+                    {
+                        if (queue.Count == 0) { Monitor.Wait(gate); continue; }
+                        long wait = queue[0].Key - clock.ElapsedMilliseconds;
+                        if (wait <= 0) break;
+                        Monitor.Wait(gate, (int)Math.Min(wait, int.MaxValue));
+                    }
+                    next = queue[0].Value;
+                    queue.RemoveAt(0);
+                }
+                core.Guard(next);
+            }
+        }
+    }
+
     sealed class Core
     {
         public readonly DoubleConfig Config;
@@ -43,6 +93,8 @@ namespace PFCF
         readonly object gate = new object();
         volatile bool loggedIn, tradeUp, quoteUp;
         readonly List<KeyValuePair<DTrade.OrderObject, string>> held = new List<KeyValuePair<DTrade.OrderObject, string>>();
+        readonly Later later;
+        readonly Random ackDelays;  // apart from the market's, so the ticks stay the same
         Thread quote, releaser;
         int seq, burst, handlerErrors, ordersTaken;
         long delivered;
@@ -57,6 +109,8 @@ namespace PFCF
             trade = new Dispatcher(this, "trade");
             query = new Dispatcher(this, "query");
             account = new Dispatcher(this, "account");
+            later = new Later(this);
+            ackDelays = new Random(config.Seed);
         }
 
         public bool LoggedIn { get { return loggedIn; } }
@@ -126,8 +180,33 @@ namespace PFCF
 
         void Book(DTrade.OrderObject order, string number)
         {
-            Post(Exchange.Place(order, number, Faults.RejectOrders));
-            if (Faults.DuplicateOrders) Post(Exchange.Place(order, number, Faults.RejectOrders));
+            int ackMs = AckDelayMs();
+            BookOne(order, number, ackMs);
+            if (Faults.DuplicateOrders) BookOne(order, number, ackMs);
+        }
+
+        void BookOne(DTrade.OrderObject order, string number, int ackMs)
+        {
+            if (ackMs <= 0)
+            {
+                Post(Exchange.Place(order, number, Faults.RejectOrders, false));
+                return;
+            }
+            var reports = Exchange.Place(order, number, Faults.RejectOrders, true);
+            string orderNo = reports[0].Reply.orderNo;  // the acknowledgement always comes first
+            later.After(ackMs, () =>
+            {
+                Exchange.Acknowledge(orderNo);
+                Post(reports);
+            });
+        }
+
+        /// This order's acknowledgement delay: 0..AckDelayMs, drawn per order.
+        int AckDelayMs()
+        {
+            int most = Faults.AckDelayMs;
+            if (most <= 0) return 0;
+            lock (ackDelays) return ackDelays.Next(0, most + 1);
         }
 
         /// Keeps the order out of the book until holding ends, then books the held ones in order.

@@ -17,6 +17,11 @@
 //                                the book, queries and reports only once it is removed: a broker
 //                                that acknowledges late (the state file records them on arrival)
 //   PFCF_DOUBLE_DUPLICATE_ORDERS true: every order is booked twice under its NOTE (two order numbers)
+//   PFCF_DOUBLE_ACK_DELAY_MS     every order is booked when taken, but acknowledged (listed by
+//                                queries, reported, matched when resting) a random 0..N ms later,
+//                                each on its own clock: acknowledgements come late, asynchronously
+//                                and not always in the order sent. Positions count its fills at
+//                                once, as a broker's account server may. A restart lists it at once.
 using System;
 using System.Collections.Generic;
 using System.Globalization;
@@ -27,7 +32,7 @@ namespace PFCF
     public sealed class Faults
     {
         public volatile bool RejectOrders, DuplicateMatches, OutOfOrder, FailLogin, HoldOrders, DuplicateOrders;
-        public volatile int ReplyDelayMs;
+        public volatile int ReplyDelayMs, AckDelayMs;
     }
 
     public sealed class DoubleConfig
@@ -59,6 +64,7 @@ namespace PFCF
             config.Faults.OutOfOrder = Flag("OUT_OF_ORDER");
             config.Faults.FailLogin = Flag("FAIL_LOGIN");
             config.Faults.DuplicateOrders = Flag("DUPLICATE_ORDERS");
+            config.Faults.AckDelayMs = Number("ACK_DELAY_MS", 0);
             return config;
         }
 
@@ -104,6 +110,8 @@ namespace PFCF
         public bool HoldOrders { get { return core.Faults.HoldOrders; } set { core.Faults.HoldOrders = value; } }
         /// Every order is booked twice under its NOTE.
         public bool DuplicateOrders { get { return core.Faults.DuplicateOrders; } set { core.Faults.DuplicateOrders = value; } }
+        /// Each order is acknowledged a random 0..AckDelayMs ms after it was taken (0: at once).
+        public int AckDelayMs { get { return core.Faults.AckDelayMs; } set { core.Faults.AckDelayMs = value; } }
         /// Order calls taken so far (sent to the broker, booked or held).
         public int OrdersTaken { get { return core.OrdersTaken; } }
         public double TicksPerSecond { get { return core.TicksPerSecond; } set { core.TicksPerSecond = value; } }

@@ -66,6 +66,8 @@ namespace PFCF
         readonly List<Fill> fills = new List<Fill>();
         readonly Dictionary<string, Holding> holdings = new Dictionary<string, Holding>();
         readonly Dictionary<string, int> prices = new Dictionary<string, int>();
+        // Booked, not acknowledged yet (ACK_DELAY_MS): unlisted, unreported and not matched.
+        readonly HashSet<string> unacknowledged = new HashSet<string>();
         readonly Random random;
         StreamWriter file;
         int lastOrder;
@@ -85,6 +87,7 @@ namespace PFCF
             {
                 if (file != null) return;
                 orders.Clear(); orderNumbers.Clear(); fills.Clear(); holdings.Clear(); prices.Clear();
+                unacknowledged.Clear();
                 lastOrder = 0;
                 foreach (var symbol in config.Symbols) prices[symbol] = config.StartPrice;
                 string folder = Path.GetDirectoryName(Path.GetFullPath(config.StatePath));
@@ -117,7 +120,9 @@ namespace PFCF
             lock (gate) Write("R", seq, note ?? "");
         }
 
-        public List<Report> Place(DTrade.OrderObject request, string seq, bool rejectAll)
+        /// Books an order; with `acknowledgeLater` it stays unlisted and unmatched until
+        /// `Acknowledge` (its reports are the caller's to hold back until then).
+        public List<Report> Place(DTrade.OrderObject request, string seq, bool rejectAll, bool acknowledgeLater)
         {
             lock (gate)
             {
@@ -133,6 +138,7 @@ namespace PFCF
                 };
                 if (order.Type == "limit" && request.PRICE == decimal.Truncate(request.PRICE) && request.PRICE >= 1)
                     order.Limit = (int)request.PRICE;
+                if (acknowledgeLater) unacknowledged.Add(order.OrderNo);
                 var reports = new List<Report>();
                 string refusal = rejectAll ? "injected rejection" : Refusal(order, request.PRICE);
                 if (refusal != null)
@@ -159,6 +165,11 @@ namespace PFCF
                     Save(order);
                 return reports;
             }
+        }
+
+        public void Acknowledge(string orderNo)
+        {
+            lock (gate) unacknowledged.Remove(orderNo);
         }
 
         /// Cancels an open order; `refusal` says why not (unknown or finished order).
@@ -197,7 +208,8 @@ namespace PFCF
                 foreach (var number in orderNumbers)
                 {
                     var order = orders[number];
-                    if (order.IsResting && order.Symbol == symbol && Reaches(order.Side, order.Limit.Value, price))
+                    if (order.IsResting && order.Symbol == symbol && !unacknowledged.Contains(number)
+                        && Reaches(order.Side, order.Limit.Value, price))
                         reports.AddRange(FillAt(order.Copy(), order.Limit.Value));
                 }
                 if ((DateTime.UtcNow - pricesSavedAt).TotalSeconds >= 1) SavePrices();
@@ -209,7 +221,8 @@ namespace PFCF
         {
             lock (gate)
             {
-                return orderNumbers.Select(n => orders[n]).Where(o => o.Account == account).Select(Reply)
+                return orderNumbers.Where(n => !unacknowledged.Contains(n)).Select(n => orders[n])
+                    .Where(o => o.Account == account).Select(Reply)
                     .Select(r => r.Reply).ToList();
             }
         }
@@ -218,7 +231,7 @@ namespace PFCF
         {
             lock (gate)
             {
-                return fills.Where(f => orders[f.OrderNo].Account == account)
+                return fills.Where(f => orders[f.OrderNo].Account == account && !unacknowledged.Contains(f.OrderNo))
                     .Select(f => Match(orders[f.OrderNo], f)).ToList();
             }
         }
