@@ -34,6 +34,18 @@ class DoubleOrder:
     side: str
     quantity: int
     status: str
+    account: str = ""
+    symbol: str = ""
+
+
+@dataclass(frozen=True)
+class DoubleFill:
+    """One fill as the double's state file holds it (an F line)."""
+
+    broker_order_id: str
+    match_seq: int
+    price: int
+    quantity: int
 
 
 def missing_mono() -> str | None:
@@ -121,6 +133,20 @@ def read_orders(state_path: Path) -> list[DoubleOrder]:
     for line in state_path.read_text(encoding="utf-8").splitlines():
         fields = line.split("\t")
         if fields[0] == "O" and len(fields) == 14:
-            number, note, side, quantity, status = (fields[i] for i in (1, 2, 5, 6, 10))
-            latest[number] = DoubleOrder(number, note, side, int(quantity), status)
+            number, note, account, symbol, side, quantity = fields[1:7]
+            latest[number] = DoubleOrder(
+                number, note, side, int(quantity), fields[10], account, symbol
+            )
     return list(latest.values())
+
+
+def read_fills(state_path: Path) -> list[DoubleFill]:
+    """The double's fills, oldest first."""
+    if not state_path.exists():
+        return []
+    rows = (line.split("\t") for line in state_path.read_text(encoding="utf-8").splitlines())
+    return [
+        DoubleFill(fields[1], int(fields[2]), int(fields[3]), int(fields[4]))
+        for fields in rows
+        if fields[0] == "F" and len(fields) == 5
+    ]
