@@ -57,6 +57,8 @@ class RigConfig:
     symbols: tuple[str, ...]
     log_level: str
     executor_limits: Mapping[str, str]  # AFTM_EXECUTOR_* risk limits, raised for the bench
+    # Per service, settings that have the last word (e.g. the gateway on another broker).
+    extra_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def service_env(config: RigConfig, ends: Endpoints) -> dict[str, dict[str, str]]:
@@ -95,6 +97,7 @@ def service_env(config: RigConfig, ends: Endpoints) -> dict[str, dict[str, str]]
         name: common
         | envs[name]
         | {f"AFTM_{name.upper()}_METRICS_PORT": str(ends.metrics_ports[name])}
+        | dict(config.extra_env.get(name, {}))
         for name in SERVICES
     }
 
@@ -108,7 +111,11 @@ def gateway_journal(folder: Path) -> Path:
 
 
 class Services:
-    """`with Services(config) as rig:` the three services, healthy, stopped on the way out."""
+    """`with Services(config) as rig:` the three services, healthy, stopped on the way out.
+
+    `kill` and `start` let a bench crash and restart one of them: the same settings, ports and
+    state files, as an orchestrator restarting a container with its volume would.
+    """
 
     def __init__(self, config: RigConfig) -> None:
         self.config = config
@@ -153,6 +160,27 @@ class Services:
                 samples[key] = float(value)
         return samples
 
+    def pid(self, name: str) -> int:
+        return self._processes[name].pid
+
+    def kill(self, name: str) -> int:
+        """SIGKILL one service (no chance to clean up) and reap it; its exit code."""
+        process = self._processes.pop(name)
+        process.kill()
+        return process.wait(STOP_TIMEOUT_S)
+
+    def start(self, name: str, *, healthy_timeout_s: float = HEALTHY_TIMEOUT_S) -> float:
+        """Start one service that is not running and wait until it is healthy; seconds taken."""
+        if name in self._processes:
+            raise RuntimeError(f"{name} is already running")
+        started = time.monotonic()
+        self._start(name)
+        self._wait_healthy(name, healthy_timeout_s)
+        return time.monotonic() - started
+
+    def show_logs(self) -> None:
+        self._show_logs()
+
     def stop(self) -> dict[str, int | None]:
         """SIGTERM every service, strategy first (no new signals), gateway last; exit codes."""
         codes: dict[str, int | None] = {}
@@ -189,9 +217,9 @@ class Services:
                 preexec_fn=die_with_parent,  # the bench starts no threads of its own
             )
 
-    def _wait_healthy(self, name: str) -> None:
+    def _wait_healthy(self, name: str, timeout_s: float = HEALTHY_TIMEOUT_S) -> None:
         url = f"http://127.0.0.1:{self.endpoints.metrics_ports[name]}/health"
-        deadline = time.monotonic() + HEALTHY_TIMEOUT_S
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             process = self._processes[name]
             if process.poll() is not None:
@@ -203,6 +231,4 @@ class Services:
             except (OSError, urllib.error.HTTPError):
                 pass
             time.sleep(0.1)
-        raise RuntimeError(
-            f"{name} not healthy in {HEALTHY_TIMEOUT_S} s; see {self.log_path(name)}"
-        )
+        raise RuntimeError(f"{name} not healthy in {timeout_s} s; see {self.log_path(name)}")
