@@ -13,8 +13,10 @@ says about itself:
 - open without exit: a trade whose broker entry fills exceed its broker exit fills at the end,
   with no exit order still working at the broker.
 - refused by restart: entries refused with a reason naming staleness or the gateway (what a
-  restart causes), as a share of all signals emitted; the details split them into those refused
-  within NEAR_KILL_S after a kill and the others (a gateway too busy to send heartbeats, say).
+  restart causes), and entries overtaken by their exit within NEAR_KILL_S after a kill (held,
+  or recovered, while a service restarted), as a share of all signals emitted; the details
+  split them into those refused within NEAR_KILL_S after a kill and the others (a gateway too
+  busy to send heartbeats, say).
 - positions: per account, the executor's positions table against the broker's net positions
   (zero rows left out), symbol by symbol.
 """
@@ -32,6 +34,7 @@ from bench.broker_book import BrokerBook, net_positions
 from bench.journals import Emitted, ExecutorRecord, JournalTrade
 
 RESTART_WORDS = ("stale", "gateway")
+OVERTAKEN = "the exit came before the entry reached the market"
 RESTART_LIMIT_PCT = 0.5
 MAX_EXIT_ATTEMPTS = 64  # exit attempts derived per trade when tying broker orders to trades
 LISTED = 20  # examples of each breach kept in the details
@@ -152,12 +155,15 @@ def position_differences(
     return differences
 
 
-def restart_refusals(executor: ExecutorRecord) -> list[JournalTrade]:
-    """Entries refused for a reason a restart causes: staleness, or the gateway's state."""
+def restart_refusals(executor: ExecutorRecord, kill_ns: Sequence[int]) -> list[JournalTrade]:
+    """Entries refused for a reason a restart causes: staleness or the gateway's state
+    anywhere, and, within NEAR_KILL_S after a kill, an exit that overtook its entry (the entry
+    was held, or its signal recovered, while a service restarted)."""
     return [
         trade
         for trade in executor.trades.values()
         if any(word in trade.refused.lower() for word in RESTART_WORDS)
+        or (OVERTAKEN in trade.refused and is_near_kill(trade, kill_ns))
     ]
 
 
@@ -183,7 +189,12 @@ class Findings:
     unattributed: int  # broker orders under a NOTE no signal or journal row explains
 
 
-def find(emitted: list[Emitted], executor: ExecutorRecord, book: BrokerBook) -> Findings:
+def find(
+    emitted: list[Emitted],
+    executor: ExecutorRecord,
+    book: BrokerBook,
+    kill_ns: Sequence[int] = (),
+) -> Findings:
     legs = attribute(emitted, executor)
     notes: dict[str, set[str]] = defaultdict(set)
     for order in book.orders:
@@ -199,7 +210,7 @@ def find(emitted: list[Emitted], executor: ExecutorRecord, book: BrokerBook) -> 
             if at.entry_filled > at.exit_filled and not at.exit_working
         ),
         lost=lost_signals(emitted, executor),
-        refused_by_restart=restart_refusals(executor),
+        refused_by_restart=restart_refusals(executor, kill_ns),
         position_differences=position_differences(executor.positions, book.positions),
         unattributed=sum(order.client_order_id not in legs for order in book.orders),
     )
@@ -212,7 +223,7 @@ def judge(
     kill_ns: Sequence[int] = (),
 ) -> Judgement:
     """The verdict on a run; `kill_ns`: when each kill happened (wall clock, ns)."""
-    found = find(emitted, executor, book)
+    found = find(emitted, executor, book, kill_ns)
     restarts = len(found.refused_by_restart)
     pct = 100.0 * restarts / len(emitted) if emitted else 0.0
     figures: dict[str, object] = {
