@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/pipeline_bench.py --table
 	$(BIN)/python -m bench.pfcf_soak
+	$(BIN)/python bench/chaos_soak.py --minutes 10
+	$(BIN)/python bench/chaos_soak.py --minutes 5 --broker dotnet
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis
