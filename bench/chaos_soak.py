@@ -47,7 +47,7 @@ if not __package__:  # run as a script (bench/chaos_soak.py): its helpers are be
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.broker_book import BrokerBook, read_double, read_sim
-from bench.chaos_verdict import judge
+from bench.chaos_verdict import RESTART_LIMIT_PCT, judge
 from bench.journals import read_emitted, read_executor
 from bench.keeper import ConditionKeeper
 from bench.pipeline_bench import EXECUTOR_LIMITS
@@ -222,6 +222,7 @@ def report(args: argparse.Namespace, folder: Path, run: Run) -> int:
         read_executor(executor_journal(folder)),
         broker_book(args, folder),
         [kill.at_ns for kill in run.kills],
+        args.restart_refusal_limit_pct,
     )
     kills_by_role = {role: sum(k.role == role for k in run.kills) for role in SERVICES}
     details = {
@@ -267,6 +268,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ack-delay-ms", type=int, default=200, help="dotnet: at most")
     parser.add_argument("--broker-timeout-ms", type=int, default=150, help="dotnet: the gateway's")
     parser.add_argument("--log-level", default="INFO", help="the services' log level")
+    parser.add_argument(
+        "--restart-refusal-limit-pct",
+        type=float,
+        default=RESTART_LIMIT_PCT,
+        help="fail at this share of signals refused because of restarts",
+    )
     parser.add_argument("--keep", type=Path, help="keep state and logs in this (new) folder")
     args = parser.parse_args(argv)
     if args.conditions is None:

@@ -221,8 +221,10 @@ def judge(
     executor: ExecutorRecord,
     book: BrokerBook,
     kill_ns: Sequence[int] = (),
+    restart_limit_pct: float = RESTART_LIMIT_PCT,
 ) -> Judgement:
-    """The verdict on a run; `kill_ns`: when each kill happened (wall clock, ns)."""
+    """The verdict on a run; `kill_ns`: when each kill happened (wall clock, ns); at
+    `restart_limit_pct` of signals refused because of restarts, it fails."""
     found = find(emitted, executor, book, kill_ns)
     restarts = len(found.refused_by_restart)
     pct = 100.0 * restarts / len(emitted) if emitted else 0.0
@@ -245,7 +247,7 @@ def judge(
             ("lost", found.lost),
             ("open_without_exit", found.open_without_exit),
             ("positions_equal", found.position_differences),
-            ("refused_by_restart", pct >= RESTART_LIMIT_PCT),
+            ("refused_by_restart", pct >= restart_limit_pct),
             ("no_signals", not emitted),
         )
         if broken

