@@ -23,6 +23,7 @@ from aftm_console.backtest.runner import Backtest, Summary, run
 from aftm_console.commands.accounts import add_account_commands
 from aftm_console.commands.brakes import add_brake_commands
 from aftm_console.commands.conditions import add_condition_commands
+from aftm_console.commands.keys import add_key_commands
 from aftm_console.commands.orders import add_order_commands
 from aftm_console.commands.reconciliation import add_reconciliation_commands
 from aftm_console.commands.session import add_session_commands
@@ -156,6 +157,7 @@ SUBCOMMANDS: Sequence[Callable[[Subparsers], None]] = (
     add_trade_commands,
     add_brake_commands,
     add_status_command,
+    add_key_commands,
     add_menu_command,
     add_run_command,
 )

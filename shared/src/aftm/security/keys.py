@@ -49,9 +49,9 @@ class KeysExist(AftmError):
     """Keys are already there: keep them, or pass `force` to replace every pair (every
     service must then be given its new keys)."""
 
-    def __init__(self, paths: Iterable[Path]) -> None:
-        names = ", ".join(str(path) for path in paths)
-        super().__init__(f"keys already exist, not overwritten: {names}")
+    def __init__(self, folder: Path, paths: Iterable[Path]) -> None:
+        names = " ".join(path.name for path in paths)
+        super().__init__(f"keys already exist in {folder}, not overwritten: {names}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ def create(folder: Path, roles: Iterable[Role] = tuple(Role), *, force: bool = F
         if path.exists()
     ]
     if present and not force:
-        raise KeysExist(present)
+        raise KeysExist(folder, present)
     folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".new-keys-", dir=folder))  # 0700 by contract
     try:
