@@ -14,9 +14,12 @@ import pytest
 import zmq
 from loguru import logger
 
+from aftm.domain.orders import PlaceOrder
 from aftm.domain.signals import Signal
+from aftm.domain.types import Side
 from aftm.security import keys
 from aftm.security.curve import (
+    Gate,
     Refusal,
     RefusalLog,
     RoleAuthenticator,
@@ -104,6 +107,10 @@ def connected(context: Context, kind: int, me: KeyPair, server: bytes, endpoint:
 def stranger() -> KeyPair:
     public, secret = zmq.curve_keypair()
     return KeyPair(Role.CONSOLE, public, secret)  # a valid pair that no one trusts
+
+
+def a_place_order() -> PlaceOrder:
+    return PlaceOrder("E0000000000001", "SIM-0001", "TXFL6", Side.BUY, 1)
 
 
 def receive(socket: Socket) -> list[zmq.Frame]:
@@ -284,3 +291,27 @@ def test_a_plain_connection_has_no_role(client_context: Context) -> None:
     client.send(b"x")
     assert role_of(receive(server)) is None
     assert role_of([]) is None
+
+
+@pytest.mark.parametrize(("role", "refused"), [(Role.EXECUTOR, False), (Role.CONSOLE, True)])
+def test_the_gate_lets_only_the_executor_place_an_order_at_the_gateway(
+    router: tuple[Socket, str],
+    client_context: Context,
+    key_folder: Path,
+    counts: Counts,
+    role: Role,
+    refused: bool,
+) -> None:
+    server, endpoint = router
+    gateway = keys.load_public(key_folder, Role.GATEWAY)
+    client = connected(client_context, zmq.DEALER, pair(key_folder, role), gateway, endpoint)
+    client.send(encode(Request("r-1", a_place_order())))
+    frames = receive(server)
+    request = decode(frames[-1].bytes)
+    assert isinstance(request, Request)
+    gate = Gate(BoundSocket.GATEWAY_ROUTER, RefusalLog(counts), secure=True)
+    reason = gate.check(frames, request.body)
+    assert (reason is not None) is refused
+    assert counts.of(Refusal.ROLE, BoundSocket.GATEWAY_ROUTER) == int(refused)
+    insecure = Gate(BoundSocket.GATEWAY_ROUTER, RefusalLog(counts), secure=False)
+    assert insecure.check(frames, request.body) is None

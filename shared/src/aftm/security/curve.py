@@ -32,7 +32,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
 from aftm.security.keys import KeyPair
-from aftm.security.roles import BoundSocket, Role, roles_for
+from aftm.security.roles import BoundSocket, Role, refusal, roles_for
 
 USER_ID = "User-Id"
 MAX_PEERS_LOGGED = 1000  # refusals are still counted past this; only new log lines stop
@@ -103,6 +103,26 @@ class RefusalLog:
         logger.warning(
             "peer refused reason={} socket={} peer={} detail={}", reason, socket, peer, detail
         )
+
+
+class Gate:
+    """The per-request role check of one bound socket: `check` answers why a received request
+    is refused (counted and logged as `role`), or None. Without CURVE (`secure` false: a person
+    set the insecure switch) no peer has a role, so everything passes."""
+
+    def __init__(self, bound: BoundSocket, refusals: RefusalLog, *, secure: bool) -> None:
+        self._bound = bound
+        self._refusals = refusals
+        self._secure = secure
+
+    def check(self, frames: Sequence[zmq.Frame], body: object) -> str | None:
+        if not self._secure:
+            return None
+        role = role_of(frames)
+        reason = refusal(self._bound, role, type(body))
+        if reason is not None:
+            self._refusals.refuse(Refusal.ROLE, str(self._bound), str(role), reason)
+        return reason
 
 
 def fingerprint(public: bytes) -> str:
