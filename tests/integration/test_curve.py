@@ -315,3 +315,26 @@ def test_the_gate_lets_only_the_executor_place_an_order_at_the_gateway(
     assert counts.of(Refusal.ROLE, BoundSocket.GATEWAY_ROUTER) == int(refused)
     insecure = Gate(BoundSocket.GATEWAY_ROUTER, RefusalLog(counts), secure=False)
     assert insecure.check(frames, request.body) is None
+
+
+def test_a_failing_refusal_callback_does_not_stop_authentication(
+    client_context: Context, key_folder: Path
+) -> None:
+    def broken(reason: Refusal, socket: str) -> None:
+        raise RuntimeError("metrics are down")
+
+    context: Context = zmq.Context()
+    try:
+        with RoleAuthenticator(context, keys.load_trusted(key_folder), RefusalLog(broken)):
+            gateway = pair(key_folder, Role.GATEWAY)
+            server, endpoint = bound(context, zmq.ROUTER, gateway, BoundSocket.GATEWAY_ROUTER)
+            intruder = connected(client_context, zmq.DEALER, stranger(), gateway.public, endpoint)
+            intruder.send(b"x")
+            assert_silent(server)
+            console = connected(
+                client_context, zmq.DEALER, pair(key_folder, Role.CONSOLE), gateway.public, endpoint
+            )
+            console.send(b"ping")
+            assert role_of(receive(server)) is Role.CONSOLE
+    finally:
+        context.destroy(linger=0)

@@ -150,7 +150,16 @@ class RoleAuthenticator(ThreadAuthenticator):
             self.configure_curve_callback(str(bound), self)
 
     def callback(self, domain: str, key: bytes) -> bool:
-        """pyzmq's credentials hook: `key` is the peer's Z85 public key."""
+        """pyzmq's credentials hook: `key` is the peer's Z85 public key. An exception here
+        would end the ZAP thread and leave every later handshake hanging, so a failure (say,
+        in the metrics callback) refuses this peer and the thread goes on."""
+        try:
+            return self._admits(domain, key)
+        except Exception:
+            logger.exception("authentication failed, peer refused socket={}", domain)
+            return False
+
+    def _admits(self, domain: str, key: bytes) -> bool:
         role = self._roles.get(key)
         if role is None:
             self._refusals.refuse(Refusal.UNKNOWN_KEY, domain, fingerprint(key), "unknown key")
