@@ -151,6 +151,14 @@ class Gateway:
             ).fetchall()
         return [(str(row[0]), str(row[1])) for row in rows]
 
+    def journal_rows(self, client_order_id: str) -> int:
+        """Rows of the gateway's own journal for `client_order_id`, open or completed."""
+        with closing(sqlite3.connect(self.folder / "gateway-journal.sqlite")) as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM orders WHERE client_order_id = ?", (client_order_id,)
+            ).fetchone()
+        return int(row[0])
+
     def close(self) -> None:
         for client in self.clients:
             client.close()
@@ -330,9 +338,17 @@ def test_the_same_id_with_different_content_is_invalid(gateway_shared: Gateway) 
     [
         (an_order(symbol="TXFA9"), "symbol"),
         (an_order(quantity=0), "quantity"),
+        (an_order(quantity=2**63), "quantity"),
+        (an_order(quantity=2**64 - 1), "quantity"),
+        (an_order(quantity=11), "quantity"),  # TAIFEX takes at most 10 lots at market
         (an_order(account="SIM-9999"), "account"),
         (an_order(order_type=OrderType.LIMIT), "price"),
+        (an_order(order_type=OrderType.LIMIT, price=Decimal("23000.5")), "price"),
+        (an_order(order_type=OrderType.LIMIT, price=Decimal("1E+30")), "price"),
+        (an_order("A" * 300), "client_order_id"),
+        (an_order("A\x00"), "client_order_id"),
     ],
+    ids=lambda value: value if isinstance(value, str) else None,
 )
 def test_bad_orders_are_invalid_naming_the_field(
     gateway_shared: Gateway, order: PlaceOrder, field: str
@@ -341,16 +357,20 @@ def test_bad_orders_are_invalid_naming_the_field(
 
     assert (reply.ok, reply.error_code) == (False, ErrorCode.INVALID)
     assert f"field {field!r}" in reply.error
+    assert len(reply.error) < 300  # the refusal does not echo a long value back
     assert gateway_shared.orders_at_exchange(order.client_order_id) == []
+    assert gateway_shared.journal_rows(order.client_order_id) == 0
 
 
 def test_an_order_over_the_broker_limit_is_rejected_with_a_reason(
-    gateway_shared: Gateway,
+    gateway_factory: Callable[..., Gateway],
 ) -> None:
-    rejected = snapshot_of(gateway_shared.ask(an_order(quantity=1000)))
+    gateway = gateway_factory(AFTM_GATEWAY_SIM_MAX_ORDER_QUANTITY="5").wait_healthy()
+
+    rejected = snapshot_of(gateway.ask(an_order(quantity=6)))
 
     assert rejected.status is OrderStatus.REJECTED
-    assert rejected.reason == "quantity 1000 exceeds the maximum of 100 per order"
+    assert rejected.reason == "quantity 6 exceeds the maximum of 5 per order"
 
 
 def test_a_resting_limit_order_can_be_cancelled(gateway_shared: Gateway) -> None:

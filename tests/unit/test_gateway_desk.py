@@ -8,6 +8,7 @@ order could have been sent (`sent_ns`). The tests count what it was sent and wha
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,10 +16,11 @@ import pytest
 
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
-from aftm.domain.types import OrderStatus, Side, TimeInForce
+from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
+from aftm.errors import InvalidInput
 from aftm.wire.protocol import Future, OrderSnapshot
 from aftm_gateway.broker import BrokerEvent
-from aftm_gateway.desk import DUPLICATE, OrderDesk
+from aftm_gateway.desk import DUPLICATE, OrderDesk, check_request
 from aftm_gateway.errors import BrokerUnavailable, OrderInDoubt, OrderNotFound
 from aftm_gateway.journal import Journal
 
@@ -194,3 +196,42 @@ def test_an_id_the_gateway_never_journaled_is_not_found(
     with pytest.raises(OrderNotFound):
         OrderDesk(broker, journal).query("never-sent")
     assert broker.sent == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"client_order_id": "A" * 300}, "client_order_id"),
+        ({"client_order_id": "A 1"}, "client_order_id"),
+        ({"client_order_id": ""}, "client_order_id"),
+        ({"account": "ACC\n1"}, "account"),
+        ({"symbol": "TXF"}, "symbol"),
+        ({"quantity": 2**63}, "quantity"),
+        ({"quantity": 0}, "quantity"),
+        ({"quantity": 11}, "quantity"),  # over TAIFEX's 10 lots for a market order
+        ({"order_type": OrderType.LIMIT, "quantity": 101, "price": Decimal(23_000)}, "quantity"),
+        ({"order_type": OrderType.LIMIT}, "price"),
+        ({"order_type": OrderType.LIMIT, "price": Decimal("23000.5")}, "price"),
+        ({"order_type": OrderType.LIMIT, "price": Decimal(2**64)}, "price"),
+        ({"price": Decimal(23_000)}, "price"),  # a market order takes none
+        ({"ts_ns": 2**63}, "ts_ns"),
+    ],
+)
+def test_an_order_out_of_range_is_refused_before_the_journal_or_the_broker(
+    broker: LateBroker, journal: Journal, change: dict[str, object], field: str
+) -> None:
+    order = replace(an_order(), **change)  # type: ignore[arg-type]
+
+    with pytest.raises(InvalidInput) as refused:
+        OrderDesk(broker, journal).place(order, now_ns=100)
+
+    assert refused.value.field == field
+    assert journal.lookup(order.client_order_id) is None
+    assert broker.sent == []
+
+
+def test_the_largest_orders_taifex_allows_pass() -> None:
+    check_request(replace(an_order(), quantity=10))
+    check_request(
+        replace(an_order(), order_type=OrderType.LIMIT, quantity=100, price=Decimal("23000.0"))
+    )

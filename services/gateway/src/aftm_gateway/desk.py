@@ -15,9 +15,9 @@ the broker has an order under that NOTE anyway (placed before the journal was lo
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from aftm.domain import limits
 from aftm.domain.orders import PlaceOrder
 from aftm.domain.types import OrderType
 from aftm.errors import InvalidInput
@@ -25,11 +25,7 @@ from aftm.wire.protocol import OrderSnapshot
 from aftm_gateway.broker import Broker
 from aftm_gateway.errors import NotLoggedIn, OrderInDoubt, OrderNotFound
 from aftm_gateway.journal import Journal, JournalEntry, is_same_request
-from aftm_gateway.matching import whole_points
 
-# A broker's NOTE field is short; the executor's ids ("A" + 15 hex digits) fit with room.
-MAX_CLIENT_ORDER_ID = 20
-_NOTE_TEXT = re.compile(r"[!-~]+")  # printable ASCII without spaces: safe in any NOTE field
 DUPLICATE = "duplicate"
 
 
@@ -41,24 +37,22 @@ class Placed:
 
 
 def check_request(order: PlaceOrder) -> None:
-    """Refuse a request no broker could take, naming the field (InvalidInput)."""
-    note = order.client_order_id
-    if not note or len(note) > MAX_CLIENT_ORDER_ID or not _NOTE_TEXT.fullmatch(note):
-        raise InvalidInput(
-            "client_order_id",
-            f"{note!r} must be 1 to {MAX_CLIENT_ORDER_ID} printable ASCII characters, no spaces",
-        )
-    for field in ("account", "symbol"):
-        if not getattr(order, field).strip():
-            raise InvalidInput(field, "is empty")
-    if order.quantity < 1:
-        raise InvalidInput("quantity", f"must be at least 1, got {order.quantity}")
+    """Refuse a request no broker could take, naming the field (InvalidInput).
+
+    The limits are the shared ones (aftm.domain.limits), checked before the journal sees the
+    id, so a refused request never leaves an open entry behind.
+    """
+    limits.check_client_order_id(order.client_order_id)
+    limits.check_account(order.account)
+    limits.check_symbol(order.symbol)
+    limits.check_quantity(order.quantity, order_type=order.order_type)
     if order.order_type is OrderType.MARKET and order.price is not None:
         raise InvalidInput("price", "a market order takes no price")
-    if order.order_type is OrderType.LIMIT and (
-        order.price is None or whole_points(order.price) is None
-    ):
-        raise InvalidInput("price", f"a limit order needs whole points >= 1, got {order.price}")
+    if order.order_type is OrderType.LIMIT:
+        if order.price is None:
+            raise InvalidInput("price", "a limit order needs a price in whole points")
+        limits.check_price(order.price)
+    limits.check_int(order.ts_ns, "ts_ns")  # 0 is allowed: the sender did not stamp it
 
 
 class OrderDesk:

@@ -13,6 +13,7 @@ from typing import Any
 
 from loguru import logger
 
+from aftm.domain.limits import check_account, check_client_order_id, check_int, check_symbol
 from aftm.domain.orders import PlaceOrder
 from aftm.errors import InvalidInput
 from aftm.wire import protocol as p
@@ -162,7 +163,7 @@ class RequestHandler:
         return self._health(now_ns)
 
     def _positions(self, body: p.ListPositions, now_ns: int) -> p.PositionList:
-        accounts = (body.account,) if body.account else self._broker.accounts()
+        accounts = (check_account(body.account),) if body.account else self._broker.accounts()
         return p.PositionList(
             tuple(position for account in accounts for position in self._broker.positions(account))
         )
@@ -172,8 +173,7 @@ class RequestHandler:
         broker lists now is merged in first, so a fill nobody heard is found (fill_ledger.py)."""
         if not 1 <= body.limit <= p.MAX_FILL_PAGE:
             raise InvalidInput("limit", f"must be within 1..{p.MAX_FILL_PAGE}")
-        if body.after < 0:
-            raise InvalidInput("after", "must not be negative")
+        check_int(body.after, "after", minimum=0)  # a fill ledger cursor, as SQLite holds it
         if self._broker.is_logged_in and self._fills.caught_up(body.after):
             learned = self._fills.merge(self._broker.fills())
             if learned:
@@ -182,17 +182,15 @@ class RequestHandler:
         return p.FillList(tuple(fills), last, self._fills.identity)
 
     def _register(self, body: p.RegisterItem, now_ns: int) -> p.FutureList:
-        self._broker.register(body.symbol)
+        self._broker.register(check_symbol(body.symbol))
         logger.info("item registered symbol={}", body.symbol)
         return p.FutureList(self._broker.futures())
 
     def _unregister(self, body: p.UnregisterItem, now_ns: int) -> p.FutureList:
-        self._broker.unregister(body.symbol)
+        self._broker.unregister(check_symbol(body.symbol))
         logger.info("item unregistered symbol={}", body.symbol)
         return p.FutureList(self._broker.futures())
 
 
 def _id(client_order_id: str) -> str:
-    if not client_order_id:
-        raise InvalidInput("client_order_id", "is empty")
-    return client_order_id
+    return check_client_order_id(client_order_id)
