@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from contextlib import closing
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -248,6 +249,60 @@ def test_an_exit_closes_only_what_a_partly_filled_entry_got(harness: Harness, si
 
     placed = harness.expect(PlaceOrder)
     assert (placed.side, placed.quantity) == (side.opposite, 1)
+
+
+# --- values out of range, forged signals ------------------------------------------------------
+
+INVALID_SIGNALS = 'aftm_executor_invalid_signals_total{{field="{}"}}'
+
+
+@SIDES
+def test_a_forged_exit_on_the_entrys_side_never_reaches_the_gateway(
+    harness: Harness, side: Side
+) -> None:
+    harness.start()
+    entry = a_signal(side, quantity=2)
+    harness.push(entry)
+    placed = harness.expect(PlaceOrder)
+    harness.gateway.fill(placed.client_order_id)
+    harness.wait_metric("aftm_executor_duplicate_fills_total", 1)
+
+    harness.push(replace(an_exit(entry), side=side))  # would add to the position
+
+    harness.wait_metric(INVALID_SIGNALS.format("side"), 1)
+    real = an_exit(entry)  # not journaled, the forged one did not take the real exit's id
+    harness.push(real)
+    closing = harness.expect(PlaceOrder)
+    assert (closing.side, closing.quantity) == (side.opposite, 2)
+    assert harness.gateway.place_ids() == [placed.client_order_id, closing.client_order_id]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"quantity": 2**63}, "quantity"),
+        ({"quantity": 101}, "quantity"),
+        ({"price": 0}, "price"),
+        ({"ts_ns": 2**64 - 1}, "ts_ns"),
+        ({"id": "c9:exit"}, "id"),  # an entry under its exit's id
+        ({"condition_id": "c" * 300, "id": "c" * 300 + ":entry"}, "condition_id"),
+        ({"symbol": "TXF\n"}, "symbol"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_signal_out_of_range_is_refused_and_never_becomes_an_order(
+    harness: Harness, change: dict[str, object], field: str
+) -> None:
+    harness.start()
+    good = a_signal(condition="c9")
+
+    harness.push(replace(good, **change))  # type: ignore[arg-type]
+
+    harness.wait_metric(INVALID_SIGNALS.format(field), 1)
+    harness.push(good)  # the refused signal was not journaled: the real one is no duplicate
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(good.id)
+    assert harness.gateway.place_ids() == [client_order_id(good.id)]
+    assert harness.metric("aftm_executor_duplicate_signals_total") == 0
 
 
 # --- risk -------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from aftm.domain.limits import (
     check_symbol,
     check_ts_ns,
 )
-from aftm.domain.signals import SignalKind, signal_id
+from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import OrderType, Side
 from aftm.errors import InvalidInput
 from tests.builders import a_signal
@@ -331,19 +331,23 @@ def test_a_signal_out_of_range_is_refused_naming_the_field(
     refused(lambda: check_signal(signal), field)
 
 
+def exit_of(entry: Signal, exit_signal: Signal) -> Signal:
+    return check_exit(exit_signal, entry_side=entry.side, entry_symbol=entry.symbol)
+
+
 @pytest.mark.parametrize("entry_side", list(Side))
 @pytest.mark.parametrize("kind", [SignalKind.TAKE_PROFIT, SignalKind.STOP_LOSS])
 def test_an_exit_on_the_opposite_side_closes_its_entry(entry_side: Side, kind: SignalKind) -> None:
     entry = a_signal(entry_side, ts_ns=NOW_NS)
     exit_signal = a_signal(entry_side.opposite, kind=kind, ts_ns=NOW_NS)
-    assert check_exit(entry, exit_signal) is exit_signal
+    assert exit_of(entry, exit_signal) is exit_signal
 
 
 @pytest.mark.parametrize("entry_side", list(Side))
 def test_an_exit_on_the_entrys_side_is_refused(entry_side: Side) -> None:
     entry = a_signal(entry_side, ts_ns=NOW_NS)
     forged = a_signal(entry_side, kind=SignalKind.TAKE_PROFIT, ts_ns=NOW_NS)
-    error = refused(lambda: check_exit(entry, forged), "side")
+    error = refused(lambda: exit_of(entry, forged), "side")
     assert entry_side.opposite.value in error.message
 
 
@@ -352,15 +356,11 @@ def test_an_exit_on_the_entrys_side_is_refused(entry_side: Side) -> None:
     [
         (a_signal(Side.SELL, kind=SignalKind.ENTRY, ts_ns=NOW_NS), "kind"),
         (
-            a_signal(Side.SELL, condition="c2", kind=SignalKind.STOP_LOSS, ts_ns=NOW_NS),
-            "condition_id",
-        ),
-        (
             replace(a_signal(Side.SELL, kind=SignalKind.STOP_LOSS, ts_ns=NOW_NS), symbol="MXFL6"),
             "symbol",
         ),
     ],
 )
-def test_an_exit_of_another_condition_or_symbol_is_refused(forged: object, field: str) -> None:
+def test_an_exit_of_another_kind_or_symbol_is_refused(forged: Signal, field: str) -> None:
     entry = a_signal(Side.BUY, ts_ns=NOW_NS)
-    refused(lambda: check_exit(entry, forged), field)  # type: ignore[arg-type]
+    refused(lambda: exit_of(entry, forged), field)

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
+from aftm.domain import limits
 from aftm.domain.orders import OrderFilled, PlaceOrder
-from aftm.domain.signals import Signal
+from aftm.domain.signals import Signal, SignalKind
 from aftm.domain.types import OrderType, TimeInForce
+from aftm.errors import InvalidInput
 from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import CancelOrder, OrderSnapshot, Reply
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
@@ -83,9 +85,16 @@ class OrderDesk:
 
     def take(self, signal: Signal, received_ns: int, payload: bytes | None = None) -> bool:
         """Journal a new signal with its trade's next decision in one commit, then act on it.
-        False, doing nothing, if the signal was journaled before."""
+        False, doing nothing, if the signal was journaled before.
+
+        InvalidInput, before anything is journaled, for a signal that cannot be its trade's:
+        an exit that is not on the other side of its entry, or one naming a manual order. Not
+        journaled, such a signal cannot take the id of the real one that may follow.
+        """
         now_ns = time.time_ns()
         trade = self._journal.trade(signal.condition_id)
+        if trade is not None:
+            _check_belongs(signal, trade)
         if signal.kind.is_exit:
             trade = (
                 trades.from_exit(signal, now_ns)
@@ -278,10 +287,17 @@ class OrderDesk:
                 trades.held(trade, "waiting for the entry from the strategy", now_ns)
             )
             return None
+        if not isinstance(found, str) and not _is_entry_of(found, trade):
+            found = MISSING  # never traded here: the executor refuses such an entry when pushed
         if isinstance(found, str):
             logger.warning("exit without an entry trade_id={}", trade.trade_id)
             self._journal.save(trades.entry_missing(trade, now_ns))
             return None
+        if found.side is not trade.side:
+            # The exit came first on its entry's side. The entry's side decides (with_entry), so
+            # the exit still closes the entry and can never add to it.
+            self._metrics.invalid_signals.labels(field="side").inc()
+            logger.warning("exit on its entry's side ignored trade_id={}", trade.trade_id)
         logger.warning("entry fetched for an exit that came first signal_id={}", found.id)
         with_entry = trades.with_entry(trade, found, self._journal.account())
         if not self._journal.take_signal(found, now_ns, with_entry):
@@ -465,3 +481,21 @@ def _log_sent(sent: Sent, outcome: Outcome) -> None:
         order.quantity,
         outcome.result,
     )
+
+
+def _check_belongs(signal: Signal, trade: Trade) -> None:
+    """InvalidInput if `signal` cannot be one of `trade`'s (see OrderDesk.take)."""
+    if trade.is_manual:
+        raise InvalidInput("condition_id", "names a manual order, not a condition")
+    if signal.kind.is_exit and trade.entry_ts_ns is not None:
+        limits.check_exit(signal, entry_side=trade.side, entry_symbol=trade.symbol)
+
+
+def _is_entry_of(found: Signal, trade: Trade) -> bool:
+    """Whether the strategy's answer is an entry in range for this trade's condition."""
+    try:
+        limits.check_signal(found)
+    except InvalidInput as invalid:
+        logger.warning("fetched entry refused trade_id={} error={}", trade.trade_id, invalid)
+        return False
+    return found.kind is SignalKind.ENTRY and found.condition_id == trade.trade_id

@@ -43,6 +43,12 @@ class ExecutorMetrics:
             "Fill reports whose fill id was seen before",
             registry=registry,
         )
+        self.invalid_signals = Counter(
+            "aftm_executor_invalid_signals_total",
+            "Signals refused before the journal because a value was out of range, by field",
+            ["field"],
+            registry=registry,
+        )
         self.malformed_frames = Counter(
             "aftm_executor_malformed_frames_total",
             "Frames that could not be read, by socket; dropped",

@@ -17,9 +17,10 @@ from typing import TypeVar
 import zmq
 from loguru import logger
 
+from aftm.domain import limits
 from aftm.domain.orders import OrderFilled
 from aftm.domain.signals import Signal
-from aftm.errors import DecodeError
+from aftm.errors import DecodeError, InvalidInput
 from aftm.wire.codec import decode
 from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import (
@@ -347,7 +348,15 @@ class Executor:
 
     def _accept(self, signal: Signal, payload: bytes | None = None) -> None:
         self._metrics.signals_received.inc()
-        if not self._desk.take(signal, time.time_ns(), payload):
+        try:
+            limits.check_signal(signal)
+            taken = self._desk.take(signal, time.time_ns(), payload)
+        except InvalidInput as invalid:
+            # Refused before the journal: no order, and the id stays free for the real signal.
+            self._metrics.invalid_signals.labels(field=invalid.field).inc()
+            logger.warning("signal refused signal_id={!r:.80} error={}", signal.id, invalid)
+            return
+        if not taken:
             self._metrics.duplicate_signals.inc()
             logger.warning("duplicate signal ignored signal_id={}", signal.id)
             return

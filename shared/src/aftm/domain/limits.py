@@ -172,17 +172,15 @@ def check_signal(signal: Signal) -> Signal:
     return signal
 
 
-def check_exit(entry: Signal, exit_signal: Signal) -> Signal:
-    """An exit that may close `entry`: the same condition and symbol, the opposite side."""
+def check_exit(exit_signal: Signal, *, entry_side: Side, entry_symbol: str) -> Signal:
+    """An exit that may close the entry its condition id names: same symbol, opposite side."""
     if not exit_signal.kind.is_exit:
         raise InvalidInput("kind", f"{exit_signal.kind.value} is not an exit")
-    if exit_signal.condition_id != entry.condition_id:
-        raise InvalidInput("condition_id", f"{_show(exit_signal.condition_id)} is not the entry's")
-    if exit_signal.symbol != entry.symbol:
-        raise InvalidInput("symbol", f"{_show(exit_signal.symbol)} is not the entry's")
-    if exit_signal.side is not entry.side.opposite:
-        wanted = entry.side.opposite.value
-        raise InvalidInput("side", f"an exit of a {entry.side.value} entry must {wanted}")
+    if exit_signal.symbol != entry_symbol:
+        raise InvalidInput("symbol", f"{_show(exit_signal.symbol)} is not the entry's symbol")
+    if exit_signal.side is not entry_side.opposite:
+        wanted = entry_side.opposite.value
+        raise InvalidInput("side", f"an exit of a {entry_side.value} entry must {wanted}")
     return exit_signal
 
 
