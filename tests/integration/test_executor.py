@@ -25,6 +25,7 @@ from aftm.wire.protocol import (
     ErrorCode,
     ExecutorStatus,
     ListSignals,
+    ManualOrder,
     QueryOrder,
     SelectAccount,
     SetTradingMode,
@@ -303,6 +304,31 @@ def test_a_signal_out_of_range_is_refused_and_never_becomes_an_order(
     assert harness.expect(PlaceOrder).client_order_id == client_order_id(good.id)
     assert harness.gateway.place_ids() == [client_order_id(good.id)]
     assert harness.metric("aftm_executor_duplicate_signals_total") == 0
+
+
+@pytest.mark.parametrize(
+    ("order", "field"),
+    [
+        (ManualOrder("m-1", "TXFL6", Side.BUY, 2**63), "quantity"),
+        (ManualOrder("m-1", "TXFL6", Side.BUY, 11), "quantity"),
+        (ManualOrder("m" * 300, "TXFL6", Side.BUY, 1), "order_id"),
+        (ManualOrder("m-1", "TXFL6\x00", Side.BUY, 1), "symbol"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_manual_order_out_of_range_is_invalid_and_never_an_order(
+    harness: Harness, order: ManualOrder, field: str
+) -> None:
+    harness.start()
+
+    reply = harness.control.request(order)
+
+    assert (reply.ok, reply.error_code) == (False, ErrorCode.INVALID)
+    assert f"field {field!r}" in reply.error
+    assert len(reply.error) < 300
+    assert harness.control.request(ManualOrder("m-2", "TXFL6", Side.BUY, 1)).ok  # still serving
+    assert harness.expect(PlaceOrder).quantity == 1
+    assert len(harness.gateway.place_ids()) == 1
 
 
 # --- risk -------------------------------------------------------------------------------------

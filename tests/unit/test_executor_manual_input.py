@@ -5,23 +5,31 @@ from __future__ import annotations
 import pytest
 
 from aftm.domain.types import Side
+from aftm.errors import InvalidInput
 from aftm.wire.protocol import ManualOrder
-from aftm_executor.control import _manual_problem
+from aftm_executor.control import check_manual
 
 
 @pytest.mark.parametrize(
-    ("order", "problem"),
+    ("order", "field"),
     [
-        (ManualOrder("", "TXFL6", Side.BUY, 1), "order_id must be"),
-        (ManualOrder("x" * 41, "TXFL6", Side.BUY, 1), "order_id must be"),
-        (ManualOrder("a b;", "TXFL6", Side.BUY, 1), "order_id may hold"),
-        (ManualOrder("m-1", " ", Side.BUY, 1), "symbol is empty"),
-        (ManualOrder("m-1", "TXFL6", Side.SELL, 0), "quantity must be at least 1"),
+        (ManualOrder("", "TXFL6", Side.BUY, 1), "order_id"),
+        (ManualOrder("x" * 41, "TXFL6", Side.BUY, 1), "order_id"),
+        (ManualOrder("a b;", "TXFL6", Side.BUY, 1), "order_id"),
+        (ManualOrder("m-1", " ", Side.BUY, 1), "symbol"),
+        (ManualOrder("m-1", "TXF", Side.BUY, 1), "symbol"),
+        (ManualOrder("m-1", "TXFL6", Side.SELL, 0), "quantity"),
+        (ManualOrder("m-1", "TXFL6", Side.SELL, 11), "quantity"),  # TAIFEX: 10 lots at market
+        (ManualOrder("m-1", "TXFL6", Side.SELL, 2**63), "quantity"),
+        (ManualOrder("m-1", "TXFL6", Side.SELL, 1, "ACC 1"), "account"),
     ],
 )
-def test_a_bad_manual_order_is_refused_naming_the_field(order: ManualOrder, problem: str) -> None:
-    assert _manual_problem(order).startswith(problem)
+def test_a_bad_manual_order_is_refused_naming_the_field(order: ManualOrder, field: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        check_manual(order)
+    assert refused.value.field == field
 
 
-def test_a_good_manual_order_has_no_problem() -> None:
-    assert _manual_problem(ManualOrder("M0123-ab_c", "TXFL6", Side.BUY, 3)) == ""
+@pytest.mark.parametrize("order_id", ["M0123-ab_c", "x" * 40, "M0123456789abcde"])
+def test_a_good_manual_order_passes(order_id: str) -> None:
+    check_manual(ManualOrder(order_id, "TXFL6", Side.BUY, 10, "SIM-0001"))

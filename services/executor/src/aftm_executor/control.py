@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 from loguru import logger
 
-from aftm.domain.types import Side
+from aftm.domain import limits
+from aftm.domain.types import OrderType
+from aftm.errors import InvalidInput
 from aftm.wire.protocol import (
     AccountList,
     ErrorCode,
@@ -41,7 +43,6 @@ from aftm_executor.reconciler import Reconciler
 from aftm_executor.trades import Phase, Trade
 from aftm_executor.views import trade_view
 
-MAX_ORDER_ID = 40
 MAX_TRADES_LISTED = 1000
 
 
@@ -72,7 +73,13 @@ class Control:
         if isinstance(body, ManualOrder):
             return self._manual(request, body)
         if isinstance(body, Flatten):
-            closing = self._desk.flatten(body.symbol.strip())
+            symbol = body.symbol.strip()
+            try:
+                if symbol:  # none: every symbol
+                    limits.check_symbol(symbol)
+            except InvalidInput as invalid:
+                return error(request, ErrorCode.INVALID, str(invalid))
+            closing = self._desk.flatten(symbol)
             return ok(request, TradeList(tuple(self._view(trade) for trade in closing)))
         if isinstance(body, ListTrades):
             limit = max(1, min(body.limit, MAX_TRADES_LISTED))
@@ -91,8 +98,10 @@ class Control:
 
     def _select_account(self, request: Request, account: str) -> Reply:
         """Only an account the gateway's broker session knows may receive orders."""
-        if not account:
-            return error(request, ErrorCode.INVALID, "account is empty")
+        try:
+            limits.check_account(account)
+        except InvalidInput as invalid:
+            return error(request, ErrorCode.INVALID, str(invalid))
         try:
             # Listing accounts changes nothing at the gateway, so it is safe to ask twice.
             reply = self._gateway.request(ListAccounts(), retries=1)
@@ -112,9 +121,10 @@ class Control:
         return ok(request, self._status())
 
     def _manual(self, request: Request, body: ManualOrder) -> Reply:
-        problem = _manual_problem(body)
-        if problem:
-            return error(request, ErrorCode.INVALID, problem)
+        try:
+            check_manual(body)
+        except InvalidInput as invalid:
+            return error(request, ErrorCode.INVALID, str(invalid))
         account = body.account.strip() or self._journal.account()
         if not account:
             return error(request, ErrorCode.INVALID, "no account given and none selected")
@@ -144,17 +154,11 @@ class Control:
         return trade_view(trade, fills)
 
 
-def _manual_problem(body: ManualOrder) -> str:
-    """Why a manual order cannot be taken as given; empty when it can."""
-    order_id = body.order_id
-    if not order_id or len(order_id) > MAX_ORDER_ID or not order_id.isascii():
-        return f"order_id must be 1 to {MAX_ORDER_ID} ASCII characters"
-    if not order_id.replace("-", "").replace("_", "").isalnum():
-        return "order_id may hold letters, digits, '-' and '_' only"
-    if not body.symbol.strip():
-        return "symbol is empty"
-    if not isinstance(body.side, Side):
-        return "side must be buy or sell"
-    if body.quantity < 1:
-        return f"quantity must be at least 1, got {body.quantity}"
-    return ""
+def check_manual(body: ManualOrder) -> None:
+    """InvalidInput, naming the field, for a manual order that cannot be taken as given."""
+    limits.check_manual_order_id(body.order_id)
+    limits.check_symbol(body.symbol.strip())
+    limits.check_side(body.side)
+    limits.check_quantity(body.quantity, order_type=OrderType.MARKET)  # it goes out at market
+    if body.account.strip():
+        limits.check_account(body.account.strip())
