@@ -416,6 +416,34 @@ def test_control_requests_refuse_what_they_cannot_do(strategy: Strategy) -> None
     assert strategy.metric("aftm_strategy_conditions", stage="waiting") == 0
 
 
+@pytest.mark.parametrize(
+    ("condition", "field"),
+    [
+        (a_condition(trigger_price=2**63), "trigger_price"),
+        (a_condition(trigger_price=10**9), "trigger_price"),
+        (a_condition(quantity=2**64 - 1), "quantity"),
+        (a_condition(quantity=11), "quantity"),  # one market order: TAIFEX's 10 lots
+        (a_condition(stop_loss_point=2**63 - 1), "stop_loss_point"),
+        (a_condition(id="c" * 300), "id"),
+        (a_condition(id="c1\n"), "id"),
+        (a_condition(symbol="TXF"), "symbol"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_condition_out_of_range_is_refused_naming_the_field(
+    strategy: Strategy, condition: Condition, field: str
+) -> None:
+    refused = strategy.request(AddCondition(condition))
+
+    assert (refused.ok, refused.error_code) == (False, ErrorCode.INVALID)
+    assert f"field {field!r}" in refused.error
+    assert len(refused.error) < 300
+    assert strategy.request(ListConditions()).body == ConditionList(())
+    assert strategy.request(AddCondition(a_condition(id="c1"))).ok  # and it goes on serving
+    long_id = strategy.request(RemoveCondition("c" * 300))
+    assert (long_id.ok, long_id.error_code) == (False, ErrorCode.INVALID)
+
+
 def test_health_reports_the_gateway_heartbeat(strategy: Strategy) -> None:
     status, body = http_json(f"{strategy.url}/health")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aftm.domain.conditions import Condition, Stage, condition_from_fields
+from aftm.domain.conditions import Condition, Stage, check_condition, condition_from_fields
 from aftm.domain.types import Side
 from aftm.errors import InvalidInput
 
@@ -74,6 +74,19 @@ def test_loose_but_exact_input_is_accepted() -> None:
         ({"stop_loss_pont": 10}, "stop_loss_pont", "not a condition field"),
         ({"id": ""}, "id", "missing or empty"),
         ({"stage": "entered"}, "stage", "not a condition field"),
+        # The shared limits (aftm.domain.limits):
+        ({"trigger_price": 10**9}, "trigger_price", "1 to 1000000 points"),
+        ({"trigger_price": 2**63}, "trigger_price", "1 to 1000000 points"),
+        ({"trigger_price": "1E+400"}, "trigger_price", "does not fit 64 bits"),
+        ({"trigger_price": "1E+999999999"}, "trigger_price", "does not fit 64 bits"),
+        ({"quantity": 11}, "quantity", "1 to 10 lots"),  # one market order, TAIFEX's limit
+        ({"quantity": 2**64}, "quantity", "1 to 10 lots"),
+        ({"turning_point": 2**63}, "turning_point", "0 to 1000000 points"),
+        ({"stop_loss_point": 10**7}, "stop_loss_point", "0 to 1000000 points"),
+        ({"id": "c" * 59}, "id", "1 to 58 characters"),  # leaves room for ":entry"
+        ({"id": "my condition"}, "id", "may hold only"),
+        ({"symbol": "TXF"}, "symbol", "TXFL6"),
+        ({"symbol": "T" * 300}, "symbol", "not a symbol"),
     ],
 )
 def test_invalid_fields_are_refused_by_name(
@@ -84,6 +97,19 @@ def test_invalid_fields_are_refused_by_name(
 
     assert refused.value.field == field
     assert fragment in str(refused.value)
+
+
+def test_the_largest_condition_within_the_limits_is_accepted() -> None:
+    raw = VALID | {
+        "id": "c" * 58,
+        "trigger_price": 1_000_000,
+        "quantity": 10,
+        "turning_point": 1_000_000,
+        "take_profit_point": 0,
+        "stop_loss_point": 1_000_000,
+    }
+
+    assert check_condition(condition_from_fields(raw, default_id="c1")).quantity == 10
 
 
 @pytest.mark.parametrize("missing", ["symbol", "action", "trigger_price", "quantity"])

@@ -28,10 +28,12 @@ from collections.abc import Mapping
 import zmq
 from loguru import logger
 
-from aftm.domain.conditions import Condition, Stage
+from aftm.domain import limits
+from aftm.domain.conditions import Condition, Stage, check_condition
+from aftm.domain.limits import INT64_MAX
 from aftm.domain.market import Tick
 from aftm.domain.signals import Signal
-from aftm.errors import DecodeError
+from aftm.errors import DecodeError, InvalidInput
 from aftm.wire.codec import decode
 from aftm.wire.protocol import (
     HEARTBEAT_TOPIC,
@@ -276,16 +278,16 @@ class StrategyService:
         return error(request, ErrorCode.BAD_REQUEST, f"the strategy does not serve {name}")
 
     def _list_signals(self, request: Request, query: ListSignals) -> Reply:
-        if query.after < 0 or not 1 <= query.limit <= MAX_SIGNAL_PAGE:
-            message = f"after must be >= 0 and limit 1..{MAX_SIGNAL_PAGE}, got {query}"
+        if not 0 <= query.after <= INT64_MAX or not 1 <= query.limit <= MAX_SIGNAL_PAGE:
+            message = f"after must be 0..{INT64_MAX} and limit 1..{MAX_SIGNAL_PAGE}"
             return error(request, ErrorCode.INVALID, message)
         page = self._store.signals(query.after, query.limit)
         last = page[-1][0] if page else query.after
         return ok(request, SignalList(tuple(signal for _, signal in page), last))
 
     def _list_signal_ids(self, request: Request, query: ListSignalIds) -> Reply:
-        if query.after < 0 or not 1 <= query.limit <= MAX_SIGNAL_ID_PAGE:
-            message = f"after must be >= 0 and limit 1..{MAX_SIGNAL_ID_PAGE}, got {query}"
+        if not 0 <= query.after <= INT64_MAX or not 1 <= query.limit <= MAX_SIGNAL_ID_PAGE:
+            message = f"after must be 0..{INT64_MAX} and limit 1..{MAX_SIGNAL_ID_PAGE}"
             return error(request, ErrorCode.INVALID, message)
         page = self._store.signal_ids(query.after, query.limit)
         last = page[-1][0] if page else query.after
@@ -295,12 +297,17 @@ class StrategyService:
         if len(query.ids) > MAX_SIGNAL_PAGE:
             message = f"at most {MAX_SIGNAL_PAGE} ids at a time, got {len(query.ids)}"
             return error(request, ErrorCode.INVALID, message)
+        try:
+            for signal_id in query.ids:
+                limits.check_id(signal_id, "ids")
+        except InvalidInput as invalid:
+            return error(request, ErrorCode.INVALID, str(invalid))
         return ok(request, SignalList(tuple(self._store.signals_by_id(query.ids))))
 
     def _add(self, request: Request, condition: Condition) -> Reply:
         refusal = self._refusal(condition)
         if refusal:
-            logger.warning("condition refused id={} reason={}", condition.id, refusal)
+            logger.warning("condition refused id={!r:.80} reason={}", condition.id, refusal)
             return error(request, ErrorCode.INVALID, refusal)
         self._store.add(condition)
         self._engine.add(condition)
@@ -316,6 +323,10 @@ class StrategyService:
         return ok(request, condition)
 
     def _refusal(self, condition: Condition) -> str:
+        try:
+            check_condition(condition)
+        except InvalidInput as invalid:
+            return str(invalid)
         if condition.stage is not Stage.WAITING:
             return f"a new condition must be {Stage.WAITING}, not {condition.stage}"
         if self._engine.get(condition.id) is not None:
@@ -326,6 +337,11 @@ class StrategyService:
         return ""
 
     def _remove(self, request: Request, condition_id: str) -> Reply:
+        try:
+            # Not check_condition_id: a condition stored before the limits must stay removable.
+            limits.check_id(condition_id, "condition_id")
+        except InvalidInput as invalid:
+            return error(request, ErrorCode.INVALID, str(invalid))
         condition = self._engine.get(condition_id)
         if condition is None:
             return error(request, ErrorCode.NOT_FOUND, f"no condition {condition_id!r}")

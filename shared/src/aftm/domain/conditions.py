@@ -11,8 +11,9 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import NoReturn
 
+from aftm.domain import limits
 from aftm.domain.prices import whole_points
-from aftm.domain.types import Side
+from aftm.domain.types import OrderType, Side
 from aftm.errors import InvalidInput
 
 DEFAULT_TURNING_POINT = 15
@@ -102,7 +103,7 @@ def condition_from_fields(raw: Mapping[str, object], *, default_id: str) -> Cond
     condition_id = raw.get("id", default_id)
     symbol = raw["symbol"]
     is_following = raw.get("is_following", False)
-    return Condition(
+    condition = Condition(
         id=condition_id if isinstance(condition_id, str) else _text("id", condition_id),
         symbol=symbol.strip() if isinstance(symbol, str) else _text("symbol", symbol),
         action=Side(action.strip().lower()),
@@ -119,6 +120,23 @@ def condition_from_fields(raw: Mapping[str, object], *, default_id: str) -> Cond
         ),
         is_following=is_following if isinstance(is_following, bool) else _flag(is_following),
     )
+    return check_condition(condition)
+
+
+def check_condition(condition: Condition) -> Condition:
+    """A condition within the shared limits, wherever it came from (a person, a frame).
+
+    Kept out of `Condition.__post_init__` on purpose: a condition stored before a limit was
+    tightened must still load, so that it can be listed and removed.
+    """
+    limits.check_condition_id(condition.id, "id")
+    limits.check_symbol(condition.symbol)
+    limits.check_price(condition.trigger_price, "trigger_price")
+    # A condition enters, and exits, with one market order of its quantity.
+    limits.check_quantity(condition.quantity, order_type=OrderType.MARKET)
+    for name in ("turning_point", "take_profit_point", "stop_loss_point"):
+        limits.check_points(getattr(condition, name), name)
+    return condition
 
 
 def _text(field: str, value: object) -> NoReturn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from aftm.domain.limits import INT64_MAX, INT64_MIN
 from aftm.errors import InvalidInput
 
 
@@ -14,17 +15,19 @@ def whole_points(value: object, field: str) -> int:
     a silently rounded price would move a trigger.
     """
     if isinstance(value, bool):
-        raise InvalidInput(field, f"{value!r} is not a number")
+        raise InvalidInput(field, f"{value!r:.40} is not a number")
     if isinstance(value, int):
         return value
     if isinstance(value, float | str):
         try:
             number = Decimal(value.strip() if isinstance(value, str) else repr(value))
         except InvalidOperation:
-            raise InvalidInput(field, f"{value!r} is not a number") from None
+            raise InvalidInput(field, f"{value!r:.40} is not a number") from None
         if not number.is_finite():
-            raise InvalidInput(field, f"{value!r} is not a finite number")
+            raise InvalidInput(field, f"{value!r:.40} is not a finite number")
         if number != number.to_integral_value():
-            raise InvalidInput(field, f"{value!r} is not a whole number of points")
+            raise InvalidInput(field, f"{value!r:.40} is not a whole number of points")
+        if not INT64_MIN <= number <= INT64_MAX:  # before int(): 1E+999999999 would take ages
+            raise InvalidInput(field, f"{value!r:.40} does not fit 64 bits")
         return int(number)
-    raise InvalidInput(field, f"{value!r} is not a number")
+    raise InvalidInput(field, f"{value!r:.40} is not a number")
