@@ -109,7 +109,8 @@ def service_env(tmp: Path, **overrides: str) -> tuple[dict[str, str], dict[str, 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("console")
-    env, console, ports = service_env(tmp)
+    # Below TAIFEX's 10 lots a market order, so that the executor's own lot limit is reachable.
+    env, console, ports = service_env(tmp, AFTM_EXECUTOR_MAX_LOTS_PER_ORDER="5")
     processes: list[ServiceProcess] = []
     try:
         for module, port in zip(
@@ -257,9 +258,14 @@ def test_a_duplicate_condition_id_is_refused(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("--symbol", "XXFL6"), "not listed at the gateway"),
+        (("--symbol", "TXFA9"), "not listed at the gateway"),
+        (("--symbol", "XXFL6"), "product XXF is not one of"),
         (("--quantity", "0"), "quantity"),
         (("--trigger-price", "17500.5"), "trigger_price"),
+        (("--trigger-price", "1000000000"), "trigger_price"),
+        (("--trigger-price", str(2**64)), "trigger_price"),
+        (("--quantity", "11"), "quantity"),
+        (("--stop-loss-point", "1E+30"), "stop_loss_point"),
     ],
 )
 def test_bad_conditions_are_refused_locally(
@@ -450,18 +456,18 @@ def test_mode_sets_and_prints_each_mode(stack: Stack, mode: str) -> None:
 
 
 def test_an_unlisted_symbol_is_refused_with_the_reason(stack: Stack) -> None:
-    args = ("order", "--symbol", "ZZFL6", "--side", "sell", "--quantity", "1")
+    args = ("order", "--symbol", "TXFA9", "--side", "sell", "--quantity", "1")
 
     line = assert_one_line_error(aftm(stack.console, *args), 1)
 
     # Refused by the executor itself or, once placed, by the gateway: either way it says why.
-    assert "ZZFL6" in line
+    assert "TXFA9" in line
     assert "(bad_request)" not in line
 
 
 def test_an_order_over_the_risk_limit_exits_1_with_the_reason(stack: Stack) -> None:
     before = trades(stack)
-    args = ("order", "--symbol", "TXFL6", "--side", "sell", "--quantity", "5000")
+    args = ("order", "--symbol", "TXFL6", "--side", "sell", "--quantity", "6")  # limit: 5
 
     line = assert_one_line_error(aftm(stack.console, *args), 1)
 
@@ -614,6 +620,12 @@ def test_a_flatten_with_the_executor_down_says_its_outcome_is_unknown(
         (("--quantity", "0"), "must be at least 1, got 0"),
         (("--quantity", "-3"), "must be at least 1, got -3"),
         (("--quantity", "two"), "'two' is not a whole number"),
+        (("--quantity", "11"), "must be 1 to 10 lots, TAIFEX's limit for a market order"),
+        (("--quantity", str(2**63)), "must be 1 to 10 lots"),
+        (("--quantity", "5000"), "must be 1 to 10 lots"),
+        (("--symbol", "ZZFL6"), "product ZZF is not one of"),
+        (("--symbol", "T" * 300), "is not a symbol"),
+        (("--account", "A B"), "field 'account'"),
         (("--symbol", ""), "--symbol: must not be empty"),
         (("--side", "hold"), "invalid choice: 'hold'"),
     ],

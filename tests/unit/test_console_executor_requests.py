@@ -251,17 +251,38 @@ def test_an_entry_refused_downstream_names_its_orders_reason() -> None:
     executor = FakeExecutor(ManualOrder=[rejected])
 
     with pytest.raises(ConsoleError, match="filled nothing: not listed"):
-        orders.send_market_order(executor, "ZZFL6", Side.BUY, 1)
+        orders.send_market_order(executor, "TXFA9", Side.BUY, 1)
 
 
 def test_a_risk_refusal_passes_through_with_its_reason() -> None:
-    refusal = ServiceRefused("executor", "max lots per order is 10", ErrorCode.REJECTED)
+    refusal = ServiceRefused("executor", "max lots per order is 5", ErrorCode.REJECTED)
     executor = FakeExecutor(ManualOrder=[refusal])
 
-    with pytest.raises(ServiceRefused, match="max lots per order is 10") as failed:
-        orders.send_market_order(executor, "TXFL6", Side.BUY, 5000)
+    with pytest.raises(ServiceRefused, match="max lots per order is 5") as failed:
+        orders.send_market_order(executor, "TXFL6", Side.BUY, 6)
 
     assert failed.value.exit_code == EXIT_REFUSED
+
+
+@pytest.mark.parametrize(
+    ("symbol", "quantity", "account", "field"),
+    [
+        ("TXFL6", 11, "", "quantity"),  # over TAIFEX's 10 lots for a market order
+        ("TXFL6", 2**63, "", "quantity"),
+        ("ZZFL6", 1, "", "symbol"),
+        ("TXFL6", 1, "ACC 1", "account"),
+    ],
+)
+def test_an_order_out_of_range_is_refused_before_any_request(
+    symbol: str, quantity: int, account: str, field: str
+) -> None:
+    executor = FakeExecutor()
+
+    with pytest.raises(InvalidInput) as refused:
+        orders.send_market_order(executor, symbol, Side.BUY, quantity, account)
+
+    assert refused.value.field == field
+    assert executor.asked == []
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from aftm.domain.types import Side
+from aftm.domain import limits
+from aftm.domain.types import OrderType, Side
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import (
     ErrorCode,
@@ -48,8 +49,11 @@ def send_market_order(
     symbol = symbol.strip()
     if not symbol:
         raise InvalidInput("symbol", "must not be empty, e.g. TXFL6")
-    if quantity < 1:
-        raise InvalidInput("quantity", f"must be at least 1, got {quantity}")
+    # The executor checks the same limits; checked here too, a typo exits 2 without a request.
+    limits.check_symbol(symbol)
+    limits.check_quantity(quantity, order_type=OrderType.MARKET)
+    if account.strip():
+        limits.check_account(account.strip())
     order = ManualOrder(new_client_order_id(), symbol, side, quantity, account.strip())
     say(
         f"sending order {order.order_id}: market {side} {quantity} {symbol} through the "
