@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aftm.domain.limits import INT64_MAX, MAX_MARKET_ORDER_QUANTITY, check_account
+from aftm.errors import InvalidInput
 from aftm.settings import check_endpoint, check_log_level
 
 
@@ -25,9 +27,10 @@ class ExecutorSettings(BaseSettings):
     journal_path: Path = Path("var/executor-journal.sqlite")
     # Used until the console selects one (the selection is journaled and wins after that).
     account: str = ""
-    max_lots_per_order: int = Field(default=10, ge=1)
-    max_net_position: int = Field(default=20, ge=1)
-    max_orders_per_minute: int = Field(default=60, ge=1)
+    # At most TAIFEX's limit: the executor's orders are market orders.
+    max_lots_per_order: int = Field(default=10, ge=1, le=MAX_MARKET_ORDER_QUANTITY)
+    max_net_position: int = Field(default=20, ge=1, le=INT64_MAX)
+    max_orders_per_minute: int = Field(default=60, ge=1, le=INT64_MAX)
     # Per account over every symbol, a lot weighted by its point value over TX's.
     max_account_lots_tx: float = Field(default=40.0, gt=0, le=10_000)
     # An entry older than this when it would be sent (or sent again) is refused as stale:
@@ -64,4 +67,10 @@ class ExecutorSettings(BaseSettings):
     @field_validator("account")
     @classmethod
     def _account(cls, value: str) -> str:
-        return value.strip()
+        account = value.strip()
+        if account:  # empty: none until the console selects one
+            try:
+                check_account(account)
+            except InvalidInput as error:
+                raise ValueError(error.message) from None
+        return account

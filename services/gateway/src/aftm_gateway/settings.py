@@ -7,7 +7,6 @@ exit code 2 and a message naming the variable (see aftm.settings.load).
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,13 +14,13 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from aftm.domain.limits import MAX_ORDER_QUANTITY, MAX_PRICE, MIN_PRICE, check_account
 from aftm.domain.products import DEFAULT_SYMBOLS, product_of
 from aftm.errors import InvalidInput
 from aftm.settings import check_endpoint, check_log_level
 
 SIMULATED_BROKERS = ("sim", "replay")
 SIM_CREDENTIAL = "sim"  # the simulated brokers' user and password when none is configured
-_ACCOUNT = re.compile(r"[!-~]+")
 
 Names = Annotated[tuple[str, ...], NoDecode]
 PositiveRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -52,8 +51,8 @@ class GatewaySettings(BaseSettings):
     items: Annotated[tuple[str, ...] | None, NoDecode] = Field(default=None, validate_default=True)
     sim_ticks_per_s: PositiveRate = 20.0
     sim_seed: int = 1
-    sim_start_price: int = Field(default=23_000, ge=1)
-    sim_max_order_quantity: int = Field(default=100, ge=1)
+    sim_start_price: int = Field(default=23_000, ge=MIN_PRICE, le=MAX_PRICE)
+    sim_max_order_quantity: int = Field(default=100, ge=1, le=MAX_ORDER_QUANTITY)
     replay_file: Path | None = Field(default=None, validate_default=True)
     replay_speed: PositiveRate = 1.0
     # pfcf: the vendor's .NET DLL through pythonnet (see aftm_gateway.pfcf and the README).
@@ -115,8 +114,10 @@ class GatewaySettings(BaseSettings):
         if not value:
             raise ValueError("needs at least one account")
         for account in value:
-            if not _ACCOUNT.fullmatch(account):
-                raise ValueError(f"{account!r} is not printable text without spaces")
+            try:
+                check_account(account)
+            except InvalidInput as error:
+                raise ValueError(error.message) from None
         return tuple(dict.fromkeys(value))
 
     @field_validator("items")
