@@ -18,6 +18,7 @@ from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
+import msgpack
 import pytest
 import zmq
 
@@ -360,6 +361,27 @@ def test_bad_orders_are_invalid_naming_the_field(
     assert len(reply.error) < 300  # the refusal does not echo a long value back
     assert gateway_shared.orders_at_exchange(order.client_order_id) == []
     assert gateway_shared.journal_rows(order.client_order_id) == 0
+
+
+@pytest.mark.parametrize("price", ["NaN", "Infinity", "-0", 23000.5, 23000.0, True])
+def test_a_price_the_wire_cannot_carry_is_invalid_naming_the_field(
+    gateway_shared: Gateway, price: object
+) -> None:
+    order = an_order(order_type=OrderType.LIMIT, price=Decimal(23_000))
+    frame = msgpack.unpackb(encode(Request("r-price", order)))
+    frame["body"]["price"] = price  # what no encoder would write
+    dealer = make_socket(gateway_shared.context, zmq.DEALER, connect=gateway_shared.router)
+
+    dealer.send(msgpack.packb(frame, use_bin_type=True))
+
+    assert dealer.poll(3000), "no answer to a request with a malformed price"
+    reply = decode(dealer.recv())
+    dealer.close()
+    assert isinstance(reply, Reply)
+    assert (reply.request_id, reply.ok, reply.error_code) == ("r-price", False, ErrorCode.INVALID)
+    assert "field 'price'" in reply.error
+    assert gateway_shared.journal_rows(order.client_order_id) == 0
+    assert gateway_shared.orders_at_exchange(order.client_order_id) == []
 
 
 def test_an_order_over_the_broker_limit_is_rejected_with_a_reason(

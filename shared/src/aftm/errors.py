@@ -23,5 +23,10 @@ class InvalidInput(AftmError):
 class DecodeError(AftmError):
     """A wire frame could not be decoded (unknown type, future version, malformed bytes).
 
-    Count it, log it and drop the frame; never let it stop a service.
+    Count it, log it and drop the frame; never let it stop a service. `field` names the
+    message field whose value was wrong, when the frame was otherwise sound (a float price).
     """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

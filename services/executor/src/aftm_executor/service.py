@@ -40,7 +40,7 @@ from aftm.wire.protocol import (
     SignalList,
 )
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
-from aftm.wire.sockets import read_request, reply_frames
+from aftm.wire.sockets import InvalidRequest, read_request, reply_frames
 from aftm_executor.control import Control
 from aftm_executor.desk import MISSING, OrderDesk, Policy, Sent
 from aftm_executor.journal import Journal
@@ -414,6 +414,8 @@ class Executor:
             identity, request = read_request(frames)
         except DecodeError as bad:
             self._malformed("control", bad)
+            if isinstance(bad, InvalidRequest):  # answered INVALID naming the field
+                self._sockets.control.send_multipart(bad.frames)
             return
         self._sockets.control.send_multipart(reply_frames(identity, self._control.answer(request)))
 

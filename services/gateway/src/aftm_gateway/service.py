@@ -28,7 +28,7 @@ from aftm.wire.protocol import (
     OrderUpdated,
     tick_topic,
 )
-from aftm.wire.sockets import read_request, reply_frames
+from aftm.wire.sockets import InvalidRequest, read_request, reply_frames
 from aftm_gateway.alarms import ReportAlarms
 from aftm_gateway.broker import Broker, BrokerEvent, DuplicateOrder
 from aftm_gateway.desk import OrderDesk
@@ -149,6 +149,8 @@ class GatewayService:
         except DecodeError as bad:
             self._metrics.malformed_frames.labels(socket="router").inc()
             logger.warning("frame dropped socket=router frames={} error={}", len(frames), bad)
+            if isinstance(bad, InvalidRequest):  # answered INVALID naming the field
+                self._router.send_multipart(bad.frames)
             return
         reply = self._handler.answer(request, time.time_ns())
         if isinstance(request.body, PlaceOrder) and self._drops_left > 0:

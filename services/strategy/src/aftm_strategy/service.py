@@ -54,7 +54,7 @@ from aftm.wire.protocol import (
     SignalList,
     tick_topic,
 )
-from aftm.wire.sockets import error, ok, read_request, reply_frames
+from aftm.wire.sockets import InvalidRequest, error, ok, read_request, reply_frames
 from aftm_strategy.engine import ConditionEngine
 from aftm_strategy.store import StrategyStore
 from aftm_strategy.telemetry import StrategyMetrics
@@ -251,6 +251,8 @@ class StrategyService:
             identity, request = read_request(frames)
         except DecodeError as problem:
             self._drop("control", problem)
+            if isinstance(problem, InvalidRequest):  # answered INVALID naming the field
+                self._control.send_multipart(problem.frames)
             return
         reply = self._answer(request)
         try:

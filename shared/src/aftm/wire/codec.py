@@ -23,6 +23,7 @@ from enum import StrEnum
 import msgpack
 
 from aftm.domain.conditions import Condition
+from aftm.domain.limits import check_id
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderAccepted, OrderFilled, OrderRejected, PlaceOrder
 from aftm.domain.positions import Position
@@ -49,6 +50,31 @@ class _Mismatch(Exception):
 def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _unpack(frame: bytes) -> dict[str | bytes, object]:
+    """The msgpack map in `frame`, within the size limits; DecodeError for anything else."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise DecodeError(f"frame is {len(frame)} bytes, over the {MAX_FRAME_BYTES} limit")
+    try:
+        data = msgpack.unpackb(
+            frame,
+            raw=False,
+            strict_map_key=True,
+            use_list=False,
+            max_str_len=MAX_FRAME_BYTES,
+            max_bin_len=MAX_FRAME_BYTES,
+            max_ext_len=MAX_FRAME_BYTES,
+            max_array_len=_MAX_CONTAINER_LEN,
+            max_map_len=_MAX_CONTAINER_LEN,
+        )
+    # msgpack documents that "other exceptions can be raised" on bad input beyond its own,
+    # and the promise here is that only DecodeError leaves this function.
+    except Exception as error:
+        raise DecodeError(f"not one msgpack value: {type(error).__name__}: {error}") from error
+    if type(data) is not dict:
+        raise DecodeError(f"frame is a msgpack {type(data).__name__}, not a map")
+    return data
 
 
 def _exact(kind: type) -> tuple[Convert, Convert]:
@@ -234,27 +260,23 @@ class Registry:
 
     def decode(self, frame: bytes) -> object:
         """Rebuild the message in `frame`, or raise DecodeError saying what is wrong with it."""
-        if len(frame) > MAX_FRAME_BYTES:
-            raise DecodeError(f"frame is {len(frame)} bytes, over the {MAX_FRAME_BYTES} limit")
+        return self._build(_unpack(frame))
+
+    def request_id_of(self, frame: bytes) -> str | None:
+        """The request id of a request frame whose body may not decode, so that the request
+        can still be answered; None if the frame holds no request id in the shared id shape."""
         try:
-            data = msgpack.unpackb(
-                frame,
-                raw=False,
-                strict_map_key=True,
-                use_list=False,
-                max_str_len=MAX_FRAME_BYTES,
-                max_bin_len=MAX_FRAME_BYTES,
-                max_ext_len=MAX_FRAME_BYTES,
-                max_array_len=_MAX_CONTAINER_LEN,
-                max_map_len=_MAX_CONTAINER_LEN,
-            )
-        # msgpack documents that "other exceptions can be raised" on bad input beyond its own,
-        # and the promise here is that only DecodeError leaves this method.
-        except Exception as error:
-            raise DecodeError(f"not one msgpack value: {type(error).__name__}: {error}") from error
-        if type(data) is not dict:
-            raise DecodeError(f"frame is a msgpack {type(data).__name__}, not a map")
-        return self._build(data)
+            data = _unpack(frame)
+        except DecodeError:
+            return None
+        spec = self._by_class.get(p.Request)
+        if spec is None or data.get(_TAG) != spec.name:
+            return None
+        request_id = data.get("request_id")
+        try:
+            return check_id(request_id, "request_id")
+        except InvalidInput:
+            return None
 
     def _build(self, data: dict[str | bytes, object]) -> object:
         tag = data.get(_TAG)
@@ -282,11 +304,12 @@ class Registry:
             try:
                 values[name] = from_wire(data[name])
             except _Mismatch as error:
-                raise DecodeError(f"{spec.name} field {name!r}: {error}") from None
+                raise DecodeError(f"{spec.name} field {name!r}: {error}", field=name) from None
         try:
             return spec.cls(**values)
         except InvalidInput as error:
-            raise DecodeError(f"{spec.name} frame is not a valid {spec.name}: {error}") from error
+            message = f"{spec.name} frame is not a valid {spec.name}: {error}"
+            raise DecodeError(message, field=error.field) from error
 
 
 # Nested types first: a field can only name a class the registry already knows.
@@ -367,3 +390,8 @@ def encode(message: object) -> bytes:
 def decode(frame: bytes) -> object:
     """Decode `frame` with the default registry; DecodeError for anything not a valid message."""
     return REGISTRY.decode(frame)
+
+
+def request_id_of(frame: bytes) -> str | None:
+    """See Registry.request_id_of."""
+    return REGISTRY.request_id_of(frame)

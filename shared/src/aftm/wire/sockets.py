@@ -5,7 +5,7 @@ from __future__ import annotations
 import zmq
 
 from aftm.errors import DecodeError
-from aftm.wire.codec import decode, encode
+from aftm.wire.codec import decode, encode, request_id_of
 from aftm.wire.protocol import ErrorCode, Reply, Request
 
 
@@ -39,12 +39,30 @@ def bound_endpoint(sock: zmq.Socket[bytes]) -> str:
     return endpoint.decode()
 
 
+class InvalidRequest(DecodeError):
+    """A request that names one field whose value the wire cannot carry (a NaN or float
+    price, a string for a quantity): dropped and counted like any malformed frame, yet
+    answered INVALID naming the field (send `frames`), so the client is not left waiting."""
+
+    def __init__(self, problem: DecodeError, identity: bytes, request_id: str) -> None:
+        super().__init__(str(problem), field=problem.field)
+        refusal = Reply(request_id, ok=False, error_code=ErrorCode.INVALID, error=str(problem))
+        self.frames = reply_frames(identity, refusal)
+
+
 def read_request(frames: list[bytes]) -> tuple[bytes, Request]:
-    """Split a ROUTER message into (client identity, request); DecodeError if it is not one."""
+    """Split a ROUTER message into (client identity, request); DecodeError if it is not one,
+    InvalidRequest if it is a request with a field out of shape."""
     if len(frames) != 2:
         raise DecodeError(f"expected [identity, payload], got {len(frames)} frames")
     identity, payload = frames
-    request = decode(payload)
+    try:
+        request = decode(payload)
+    except DecodeError as problem:
+        request_id = request_id_of(payload) if problem.field is not None else None
+        if request_id is None:
+            raise
+        raise InvalidRequest(problem, identity, request_id) from problem
     if not isinstance(request, Request):
         raise DecodeError(f"expected a Request, got {type(request).__name__}")
     return identity, request
