@@ -103,7 +103,7 @@ class LateBroker:
     def positions(self, account: str) -> tuple[Position, ...]:
         return ()
 
-    def fills(self) -> tuple[OrderFilled, ...]:
+    def fills(self, since_ns: int = 0) -> tuple[OrderFilled, ...]:
         return ()
 
     def poll(self, now_ns: int) -> list[BrokerEvent]:

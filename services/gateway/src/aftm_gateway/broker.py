@@ -114,10 +114,13 @@ class Broker(Protocol):
         """Open positions of `account`; InvalidInput for an account this session does not have."""
         ...
 
-    def fills(self) -> tuple[OrderFilled, ...]:
+    def fills(self, since_ns: int = 0) -> tuple[OrderFilled, ...]:
         """The fills of the session's accounts as the broker lists them now, oldest first: the
         trading day's (the simulated exchange's: those of the last FILL_HISTORY_NS). Asked by
-        reconciliation, so it meets the broker's record, not what this process heard."""
+        reconciliation, so it meets the broker's record, not what this process heard.
+
+        `since_ns`: only fills stamped at or after it are needed. An adapter may return more
+        (PFCF returns the day's: its fill stamps are not the broker's), never fewer."""
         ...
 
     def poll(self, now_ns: int) -> list[BrokerEvent]:

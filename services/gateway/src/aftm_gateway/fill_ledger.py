@@ -86,6 +86,12 @@ class FillLedger:
         last = integer(rows[-1][0]) if rows else position
         return [_fill(row[1:]) for row in rows], last
 
+    def newest_ts_ns(self) -> int:
+        """The stamp of the newest fill learned (0: none): merges need only fills after it."""
+        row = self._db.execute("SELECT ts_ns FROM fills ORDER BY position DESC LIMIT 1")
+        found = row.fetchone()
+        return 0 if found is None else integer(found[0])
+
     def caught_up(self, position: int) -> bool:
         """Whether a client at `position` has every fill the ledger holds."""
         row = self._db.execute("SELECT MAX(position) FROM fills").fetchone()

@@ -129,9 +129,9 @@ class TimedBroker:
         with self._histogram.labels(call="positions").time():
             return self._broker.positions(account)
 
-    def fills(self) -> tuple[OrderFilled, ...]:
+    def fills(self, since_ns: int = 0) -> tuple[OrderFilled, ...]:
         with self._histogram.labels(call="fills").time():
-            return self._broker.fills()
+            return self._broker.fills(since_ns)
 
     def poll(self, now_ns: int) -> list[BrokerEvent]:
         with self._histogram.labels(call="poll").time():

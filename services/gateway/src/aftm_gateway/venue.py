@@ -142,9 +142,10 @@ class ExchangeBroker:
             raise InvalidInput("account", f"{account!r} is not an account of this session")
         return self._exchange.positions(account)
 
-    def fills(self) -> tuple[OrderFilled, ...]:
+    def fills(self, since_ns: int = 0) -> tuple[OrderFilled, ...]:
         self._require_session()
-        return self._exchange.fills(self.accounts(), self._clock() - FILL_HISTORY_NS)
+        since_ns = max(since_ns, self._clock() - FILL_HISTORY_NS)
+        return self._exchange.fills(self.accounts(), since_ns)
 
     def poll(self, now_ns: int) -> list[BrokerEvent]:
         events = self._exchange.take_events()

@@ -190,8 +190,9 @@ class PfcfBroker:
         self._require_session()
         return tuple(_snapshot(order) for order in self._book())
 
-    def fills(self) -> tuple[OrderFilled, ...]:
-        """The day's matches of every account, from a complete query (the broker's record)."""
+    def fills(self, since_ns: int = 0) -> tuple[OrderFilled, ...]:
+        """The day's matches of every account, from a complete query (the broker's record);
+        all of them whatever `since_ns`: a match carries no time of its own to filter on."""
         self._require_session()
         return tuple(
             translate.fill_of(match, order.ts_ns) for order in self._book() for match in order.fills
