@@ -258,8 +258,8 @@ def test_a_duplicate_condition_id_is_refused(stack: Stack) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (("--symbol", "TXFA9"), "not listed at the gateway"),
-        (("--symbol", "XXFL6"), "product XXF is not one of"),
+        (("--symbol", "XXFL6"), "not listed at the gateway"),
+        (("--symbol", "XXF6"), "is not a symbol such as TXFL6"),
         (("--quantity", "0"), "quantity"),
         (("--trigger-price", "17500.5"), "trigger_price"),
         (("--trigger-price", "1000000000"), "trigger_price"),
@@ -456,12 +456,12 @@ def test_mode_sets_and_prints_each_mode(stack: Stack, mode: str) -> None:
 
 
 def test_an_unlisted_symbol_is_refused_with_the_reason(stack: Stack) -> None:
-    args = ("order", "--symbol", "TXFA9", "--side", "sell", "--quantity", "1")
+    args = ("order", "--symbol", "ZZFL6", "--side", "sell", "--quantity", "1")
 
     line = assert_one_line_error(aftm(stack.console, *args), 1)
 
     # Refused by the executor itself or, once placed, by the gateway: either way it says why.
-    assert "TXFA9" in line
+    assert "ZZFL6" in line
     assert "(bad_request)" not in line
 
 
@@ -623,7 +623,7 @@ def test_a_flatten_with_the_executor_down_says_its_outcome_is_unknown(
         (("--quantity", "11"), "must be 1 to 10 lots, TAIFEX's limit for a market order"),
         (("--quantity", str(2**63)), "must be 1 to 10 lots"),
         (("--quantity", "5000"), "must be 1 to 10 lots"),
-        (("--symbol", "ZZFL6"), "product ZZF is not one of"),
+        (("--symbol", "ZZF6"), "is not a symbol such as TXFL6"),
         (("--symbol", "T" * 300), "is not a symbol"),
         (("--account", "A B"), "field 'account'"),
         (("--symbol", ""), "--symbol: must not be empty"),

@@ -251,7 +251,7 @@ def test_an_entry_refused_downstream_names_its_orders_reason() -> None:
     executor = FakeExecutor(ManualOrder=[rejected])
 
     with pytest.raises(ConsoleError, match="filled nothing: not listed"):
-        orders.send_market_order(executor, "TXFA9", Side.BUY, 1)
+        orders.send_market_order(executor, "ZZFL6", Side.BUY, 1)
 
 
 def test_a_risk_refusal_passes_through_with_its_reason() -> None:
@@ -269,7 +269,7 @@ def test_a_risk_refusal_passes_through_with_its_reason() -> None:
     [
         ("TXFL6", 11, "", "quantity"),  # over TAIFEX's 10 lots for a market order
         ("TXFL6", 2**63, "", "quantity"),
-        ("ZZFL6", 1, "", "symbol"),
+        ("ZZF6", 1, "", "symbol"),
         ("TXFL6", 1, "ACC 1", "account"),
     ],
 )

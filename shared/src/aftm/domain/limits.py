@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from aftm.domain.products import product_of
+from aftm.domain.products import SYMBOL_SHAPE
 from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import OrderType, Side
 from aftm.errors import InvalidInput
@@ -129,15 +129,17 @@ def check_account(value: object, field: str = "account") -> str:
 
 
 def check_symbol(value: object, field: str = "symbol") -> str:
-    """A broker symbol of a listed product: product code, month letter, year digit (TXFL6)."""
+    """A symbol in the broker's shape: product code, month letter A-L, year digit (TXFL6).
+
+    The shape only: whether the product is one this system knows is for the gateway's listing
+    (live) or the point-value table (backtest) to say.
+    """
     if not isinstance(value, str):
         raise InvalidInput(field, f"{_show(value)} is not text")
-    if len(value) > MAX_ID_LENGTH:  # before the pattern, so the message stays short
-        raise InvalidInput(field, f"{_show(value)} is not a symbol such as TXFL6")
-    try:
-        product_of(value)
-    except InvalidInput as error:
-        raise InvalidInput(field, error.message) from None
+    if not SYMBOL_SHAPE.fullmatch(value):
+        raise InvalidInput(
+            field, f"{_show(value)} is not a symbol such as TXFL6 (product, month A-L, year)"
+        )
     return value
 
 

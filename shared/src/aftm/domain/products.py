@@ -28,12 +28,13 @@ PRODUCTS = {
     )
 }
 DEFAULT_SYMBOLS = ("TXFL6", "MXFL6", "TMFL6")
-_SYMBOL = re.compile(r"([A-Z]{3})[A-L][0-9]")
+# The shape of every TAIFEX futures symbol, whether or not this system trades its product.
+SYMBOL_SHAPE = re.compile(r"([A-Z]{3})[A-L][0-9]")
 
 
 def product_of(symbol: str) -> Product:
     """The product a symbol trades; InvalidInput for a malformed symbol or an unlisted product."""
-    match = _SYMBOL.fullmatch(symbol)
+    match = SYMBOL_SHAPE.fullmatch(symbol)
     if match is None:
         raise InvalidInput(
             "symbol", f"{symbol!r} is not a product code plus month letter and year, e.g. TXFL6"
