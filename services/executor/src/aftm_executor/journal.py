@@ -172,6 +172,11 @@ class Journal:
         rows = self._db.execute("SELECT trade_id FROM trades WHERE done = 0 ORDER BY opened_ns")
         return [trade for (trade_id,) in rows.fetchall() if (trade := self.trade(trade_id))]
 
+    def live_accounts(self) -> set[str]:
+        """The accounts of the trades not yet done (without reading the trades)."""
+        rows = self._db.execute("SELECT DISTINCT account FROM trades WHERE done = 0")
+        return {str(account) for (account,) in rows}
+
     def waiting_trades(self) -> list[Trade]:
         """Live trades that wait on something besides a report: a hold, a backoff, an entry."""
         rows = self._db.execute("SELECT trade_id FROM trades WHERE waiting = 1 ORDER BY opened_ns")

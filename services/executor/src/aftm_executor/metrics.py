@@ -49,6 +49,12 @@ class ExecutorMetrics:
             ["field"],
             registry=registry,
         )
+        self.invalid_fills = Counter(
+            "aftm_executor_invalid_fills_total",
+            "Fill reports of our orders refused because a value was out of range, by field",
+            ["field"],
+            registry=registry,
+        )
         self.malformed_frames = Counter(
             "aftm_executor_malformed_frames_total",
             "Frames that could not be read, by socket; dropped",
@@ -143,6 +149,11 @@ class ExecutorMetrics:
             "Reconciliations with the broker, by result",
             ["result"],
             registry=registry,
+        )
+        self.reconcile_duration = latency_histogram(
+            "aftm_executor_reconcile_duration_seconds",
+            "One reconciliation with the broker (the executor's loop waits for it)",
+            registry,
         )
         self.missed_fills = Counter(
             "aftm_executor_missed_fills_total",

@@ -91,6 +91,7 @@ class Reconciler:
 
     def run(self, *, accept: bool = False) -> Reconciliation:
         now_ns = time.time_ns()
+        started = time.perf_counter()
         try:
             applied = self._apply_missed_fills()
             asked = self._desk.refresh_working()
@@ -118,6 +119,7 @@ class Reconciler:
         )
         self._metrics.reconciliations.labels(result=found.state.value).inc()
         self._metrics.reconcile_last_success.set(now_ns / 1e9)
+        self._metrics.reconcile_duration.observe(time.perf_counter() - started)
         return self.last
 
     # --- the three steps ----------------------------------------------------------------------
@@ -164,7 +166,7 @@ class Reconciler:
     def _accounts(self) -> set[str]:
         """Every account the executor trades or holds a position in."""
         accounts = {p.account for p in self._journal.positions() if p.net_quantity}
-        accounts |= {trade.account for trade in self._journal.live_trades()}
+        accounts |= self._journal.live_accounts()  # not live_trades(): each read is a query
         accounts.add(self._journal.account())
         return {account for account in accounts if account}
 
