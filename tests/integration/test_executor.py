@@ -16,10 +16,11 @@ from decimal import Decimal
 import pytest
 import zmq
 
-from aftm.domain.orders import PlaceOrder
+from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.types import OpenClose, OrderType, Side, TimeInForce
 from aftm.wire.codec import encode
 from aftm.wire.protocol import (
+    FILL_TOPIC,
     HEARTBEAT_TOPIC,
     ORDER_TOPIC,
     ErrorCode,
@@ -304,6 +305,30 @@ def test_a_signal_out_of_range_is_refused_and_never_becomes_an_order(
     assert harness.expect(PlaceOrder).client_order_id == client_order_id(good.id)
     assert harness.gateway.place_ids() == [client_order_id(good.id)]
     assert harness.metric("aftm_executor_duplicate_signals_total") == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"quantity": 2**63}, "quantity"), ({"price": Decimal("1E+20")}, "price")],
+    ids=["quantity", "price"],
+)
+def test_a_fill_out_of_range_is_refused_and_the_position_untouched(
+    harness: Harness, change: dict[str, object], field: str
+) -> None:
+    harness.start()
+    harness.push(a_signal(Side.BUY, quantity=2))
+    placed = harness.expect(PlaceOrder)
+    forged = OrderFilled(
+        placed.client_order_id, "B1", "B1-1", "TXFL6", Side.BUY, 2, Decimal(17501), time.time_ns()
+    )
+
+    harness.gateway.publish([FILL_TOPIC, encode(replace(forged, **change))])  # type: ignore[arg-type]
+
+    harness.wait_metric(f'aftm_executor_invalid_fills_total{{field="{field}"}}', 1)
+    assert harness.status().positions == ()
+    assert harness.metric("aftm_executor_fills_total") == 0
+    harness.gateway.publish([FILL_TOPIC, encode(forged)])  # the same fill id, in range: applied
+    harness.wait_metric("aftm_executor_fills_total", 1)
 
 
 @pytest.mark.parametrize(

@@ -444,6 +444,21 @@ def test_a_condition_out_of_range_is_refused_naming_the_field(
     assert (long_id.ok, long_id.error_code) == (False, ErrorCode.INVALID)
 
 
+def test_a_tick_out_of_range_is_dropped_and_counted(
+    strategy: Strategy, gateway: GatewayStandIn
+) -> None:
+    strategy.add(a_condition(id="c1", trigger_price=1000))  # a buy: any price <= 1000 triggers
+
+    for price in (0, -5, 2**63):
+        gateway.tick(price)
+
+    strategy.wait_metric("aftm_strategy_malformed_frames_total", 3, socket="ticks")
+    assert strategy.metric("aftm_strategy_ticks_received_total") == 0
+    listed = strategy.request(ListConditions()).body
+    assert isinstance(listed, ConditionList)
+    assert [c.stage for c in listed.conditions] == [Stage.WAITING]
+
+
 def test_health_reports_the_gateway_heartbeat(strategy: Strategy) -> None:
     status, body = http_json(f"{strategy.url}/health")
 

@@ -33,6 +33,7 @@ from aftm.domain.limits import (
     check_client_order_id,
     check_condition_id,
     check_exit,
+    check_fill,
     check_id,
     check_int,
     check_manual_order_id,
@@ -42,12 +43,14 @@ from aftm.domain.limits import (
     check_side,
     check_signal,
     check_symbol,
+    check_tick,
     check_ts_ns,
 )
+from aftm.domain.orders import OrderFilled
 from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import OrderType, Side
 from aftm.errors import InvalidInput
-from tests.builders import a_signal
+from tests.builders import a_signal, a_tick
 
 NOW_NS = 1_780_000_000 * 10**9  # mid-2026
 ID_ALPHABET = st.sampled_from("ABCxyz0189._:-")
@@ -365,3 +368,49 @@ def test_an_exit_on_the_entrys_side_is_refused(entry_side: Side) -> None:
 def test_an_exit_of_another_kind_or_symbol_is_refused(forged: Signal, field: str) -> None:
     entry = a_signal(Side.BUY, ts_ns=NOW_NS)
     refused(lambda: exit_of(entry, forged), field)
+
+
+# --- ticks and fills -----------------------------------------------------------------------
+
+A_FILL = OrderFilled("A1", "B1", "B1-1", "TXFL6", Side.BUY, 2, Decimal(23_000), NOW_NS)
+
+
+def test_a_tick_and_a_fill_in_range_pass() -> None:
+    tick = a_tick(23_000, ts_ns=NOW_NS)
+    assert check_tick(tick) is tick
+    assert check_tick(a_tick(23_000, ts_ns=0, qty=0)) is not None  # a file's tick: no time
+    assert check_fill(A_FILL) is A_FILL
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"price": 0}, "price"),
+        ({"price": 2**63}, "price"),
+        ({"qty": -1}, "qty"),
+        ({"qty": 2**64}, "qty"),
+        ({"ts_ns": 2**63}, "ts_ns"),
+        ({"seq": -1}, "seq"),
+        ({"symbol": "TXF"}, "symbol"),
+    ],
+)
+def test_a_tick_out_of_range_is_refused(change: dict[str, object], field: str) -> None:
+    tick = replace(a_tick(23_000, ts_ns=NOW_NS), **change)  # type: ignore[arg-type]
+    refused(lambda: check_tick(tick), field)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"quantity": 0}, "quantity"),
+        ({"quantity": 2**63}, "quantity"),
+        ({"price": Decimal("NaN")}, "price"),
+        ({"price": Decimal("23000.5")}, "price"),
+        ({"price": Decimal(2**64)}, "price"),
+        ({"ts_ns": 2**63}, "ts_ns"),
+        ({"client_order_id": "A" * 300}, "client_order_id"),
+    ],
+)
+def test_a_fill_out_of_range_is_refused(change: dict[str, object], field: str) -> None:
+    fill = replace(A_FILL, **change)  # type: ignore[arg-type]
+    refused(lambda: check_fill(fill), field)

@@ -169,6 +169,12 @@ class OrderDesk:
         if trade is None:
             logger.debug("fill ignored client_order_id={}", fill.client_order_id)
             return False
+        try:
+            limits.check_fill(fill)  # a position, and the journal's 64-bit integers, stay sane
+        except InvalidInput as invalid:
+            self._metrics.invalid_fills.labels(field=invalid.field).inc()
+            logger.error("fill refused fill_id={!r:.80} error={}", fill.fill_id, invalid)
+            return False
         position = self._journal.record_fill(fill, trade.account)
         if position is None:
             self._metrics.duplicate_fills.inc()

@@ -379,7 +379,10 @@ def published_message(frames: list[bytes]) -> Tick | GatewayHeartbeat:
     topic, payload = frames
     message = decode(payload)
     if isinstance(message, Tick) and topic == tick_topic(message.symbol):
-        return message
+        try:
+            return limits.check_tick(message)
+        except InvalidInput as invalid:
+            raise DecodeError(f"tick out of range: {invalid}", field=invalid.field) from None
     if isinstance(message, GatewayHeartbeat) and topic == HEARTBEAT_TOPIC:
         return message
     raise DecodeError(f"{type(message).__name__} does not belong on topic {topic[:40]!r}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from aftm.domain.market import Tick
+from aftm.domain.orders import OrderFilled
 from aftm.domain.products import SYMBOL_SHAPE
 from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import OrderType, Side
@@ -172,6 +174,30 @@ def check_signal(signal: Signal) -> Signal:
     check_price(signal.price)
     check_ts_ns(signal.ts_ns)
     return signal
+
+
+def check_tick(tick: Tick) -> Tick:
+    """A tick a strategy may act on: a symbol, a price in range, counts that fit 64 bits."""
+    check_symbol(tick.symbol)
+    check_price(tick.price)
+    check_int(tick.qty, "qty", minimum=0)
+    check_int(tick.ts_ns, "ts_ns", minimum=0)
+    check_int(tick.seq, "seq", minimum=0)
+    return tick
+
+
+def check_fill(fill: OrderFilled) -> OrderFilled:
+    """A fill that may be folded into a position: lots of one order, a price in range.
+
+    The broker's own ids (order, fill) are the broker's business and are not held to ours.
+    """
+    check_client_order_id(fill.client_order_id)
+    check_symbol(fill.symbol)
+    check_side(fill.side)
+    check_quantity(fill.quantity)
+    check_price(fill.price)
+    check_int(fill.ts_ns, "ts_ns", minimum=0)
+    return fill
 
 
 def check_exit(exit_signal: Signal, *, entry_side: Side, entry_symbol: str) -> Signal:
