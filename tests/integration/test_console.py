@@ -190,7 +190,7 @@ def test_items_rm_and_add(stack: Stack) -> None:
     assert registered()["MXFL6"] is False
     assert aftm(stack.console, "items", "add", "MXFL6").returncode == 0
     assert registered()["MXFL6"] is True
-    assert_one_line_error(aftm(stack.console, "items", "add", "NOPE"), 1)
+    assert_one_line_error(aftm(stack.console, "items", "add", "TXFA9"), 1)  # well formed, unlisted
 
 
 # --- conditions ------------------------------------------------------------------------------
@@ -641,6 +641,26 @@ def test_bad_order_input_exits_2_without_asking_any_service(
 
     assert line.startswith("aftm: error: ")
     assert message in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("account", "use", "A B"),
+        ("items", "add", "TXF"),
+        ("items", "rm", "TXFL6;"),
+        ("conditions", "rm", "c" * 300),
+        ("flatten", "--symbol", "TXF", "--yes"),
+    ],
+    ids=["account", "items-add", "items-rm", "conditions-rm", "flatten"],
+)
+def test_a_value_out_of_shape_exits_2_without_asking_any_service(
+    nowhere: dict[str, str], args: tuple[str, ...]
+) -> None:
+    line = assert_one_line_error(aftm(nowhere, *args), 2)
+
+    assert line.startswith("aftm: error: field ")
+    assert len(line) < 300
 
 
 def test_flatten_without_a_terminal_needs_yes(nowhere: dict[str, str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from aftm.domain import limits
 from aftm.wire.protocol import (
     AccountList,
     ExecutorStatus,
@@ -46,10 +47,9 @@ def show_accounts(services: Services, *, as_json: bool = False) -> tuple[str, ..
 
 
 def use_account(services: Services, account: str) -> ExecutorStatus:
+    account = limits.check_account(account.strip())
     # Selecting the same account twice leaves the same selection: safe to ask again.
-    status = services.ask(
-        Service.EXECUTOR, SelectAccount(account.strip()), ExecutorStatus, retries=1
-    )
+    status = services.ask(Service.EXECUTOR, SelectAccount(account), ExecutorStatus, retries=1)
     say(f"the executor now sends orders to account {status.account}")
     return status
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from aftm.domain import limits
 from aftm.wire.protocol import ErrorCode, ExecutorStatus, Flatten, SetTradingMode, TradeList
 from aftm.wire.protocol import TradingMode as Mode
 from aftm_console.commands.common import Handler, is_interactive, live
@@ -41,6 +42,8 @@ def flatten(services: Services, symbol: str = "") -> TradeList:
     Not retried on a time-out: it cancels working orders, so a blind repeat could cancel the
     closing orders the first request placed; a person checks the trades and decides.
     """
+    if symbol:
+        limits.check_symbol(symbol)
     scope = f"{symbol} positions" if symbol else "every position"
     try:
         listed = services.ask(EXECUTOR, Flatten(symbol), TradeList)

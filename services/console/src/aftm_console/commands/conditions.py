@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 
+from aftm.domain import limits
 from aftm.domain.conditions import Condition, Stage, condition_from_fields
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import (
@@ -76,7 +77,8 @@ def show_conditions(services: Services, *, as_json: bool = False) -> ConditionLi
 
 
 def remove_condition(services: Services, condition_id: str) -> Condition:
-    removed = services.ask(Service.STRATEGY, RemoveCondition(condition_id.strip()), Condition)
+    condition_id = limits.check_id(condition_id.strip(), "id")  # a stored one may be longer
+    removed = services.ask(Service.STRATEGY, RemoveCondition(condition_id), Condition)
     say(f"condition {removed.id} removed (it was {removed.stage})")
     if removed.stage is Stage.ENTERED:
         warn(f"{removed.id} had entered: its position stays open until closed by hand")

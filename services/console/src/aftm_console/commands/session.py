@@ -6,6 +6,7 @@ import argparse
 import getpass
 import sys
 
+from aftm.domain import limits
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import (
     FutureList,
@@ -45,12 +46,14 @@ def logout(services: Services) -> GatewayHealth:
 
 
 def register_item(services: Services, symbol: str) -> FutureList:
+    limits.check_symbol(symbol.strip())
     listed = services.ask(GATEWAY, RegisterItem(symbol.strip()), FutureList, retries=1)
     say(f"registered {symbol.strip()}; ticks flow for: {_registered(listed)}")
     return listed
 
 
 def unregister_item(services: Services, symbol: str) -> FutureList:
+    limits.check_symbol(symbol.strip())
     listed = services.ask(GATEWAY, UnregisterItem(symbol.strip()), FutureList, retries=1)
     say(f"unregistered {symbol.strip()}; ticks flow for: {_registered(listed)}")
     return listed
