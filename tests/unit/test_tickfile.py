@@ -118,12 +118,27 @@ def test_rows_are_read_lazily(tmp_path: Path) -> None:
         ),
         pytest.param(
             "ts,symbol,price,qty\n1,TXFL6,0,1\n",
-            "ticks.csv: row 0 (line 2): field 'price': must be at least 1, got 0",
+            "ticks.csv: row 0 (line 2): field 'price': must be 1 to 1000000 points, got 0",
             id="zero-price",
         ),
         pytest.param(
+            "ts,symbol,price,qty\n1,TXFL6,1000001,1\n",
+            "ticks.csv: row 0 (line 2): field 'price': must be 1 to 1000000 points, got 1000001",
+            id="absurd-price",
+        ),
+        pytest.param(
+            f"ts,symbol,price,qty\n1,TXFL6,{'9' * 5000},1\n",
+            f"ticks.csv: row 0 (line 2): field 'price': {'9' * 40!r} does not fit 64 bits",
+            id="5000-digit-price",
+        ),
+        pytest.param(
+            f"ts,symbol,price,qty\n{2**63},TXFL6,23000,1\n",
+            f"ticks.csv: row 0 (line 2): field 'ts': must be 0 to {2**63 - 1}, got {2**63}",
+            id="ts-over-64-bits",
+        ),
+        pytest.param(
             "ts,symbol,price,qty\n1,TXFL6,23000,-1\n",
-            "ticks.csv: row 0 (line 2): field 'qty': must not be negative, got -1",
+            "ticks.csv: row 0 (line 2): field 'qty': must be 0 to 9223372036854775807, got -1",
             id="negative-qty",
         ),
         pytest.param(

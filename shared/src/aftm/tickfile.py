@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import TracebackType
 from typing import BinaryIO
 
+from aftm.domain.limits import INT64_MAX, check_int, check_price
 from aftm.domain.market import Tick
 from aftm.domain.prices import whole_points
 from aftm.errors import AftmError, InvalidInput
@@ -181,7 +182,7 @@ def parse_ts(text: str) -> int:
     """Integer nanoseconds, or ISO-8601 text (naive means Taiwan time) to epoch nanoseconds."""
     text = text.strip()
     if text.isascii() and text.isdigit():
-        return int(text)
+        return check_int(_digits(text, "ts"), "ts", minimum=0)
     fraction_ns = 0
     match = _FRACTION.search(text)
     if match is not None:
@@ -204,14 +205,18 @@ def parse_ts(text: str) -> int:
 
 def _price(text: str) -> int:
     # Plain digits are by far the common case; Decimal parsing is kept for the rest.
-    price = int(text) if text.isascii() and text.isdigit() else whole_points(text, "price")
-    if price < 1:
-        raise InvalidInput("price", f"must be at least 1, got {price}")
-    return price
+    plain = text.isascii() and text.isdigit()
+    return check_price(_digits(text, "price") if plain else whole_points(text, "price"))
 
 
 def _quantity(text: str) -> int:
-    qty = int(text) if text.isascii() and text.isdigit() else whole_points(text, "qty")
-    if qty < 0:
-        raise InvalidInput("qty", f"must not be negative, got {qty}")
-    return qty
+    plain = text.isascii() and text.isdigit()
+    qty = _digits(text, "qty") if plain else whole_points(text, "qty")
+    return check_int(qty, "qty", minimum=0)
+
+
+def _digits(text: str, field: str) -> int:
+    """Plain digits as an int; more than 64 bits can hold is refused before int() reads them."""
+    if len(text.lstrip("0")) > len(str(INT64_MAX)):
+        raise InvalidInput(field, f"{text[:40]!r} does not fit 64 bits")
+    return int(text)
