@@ -17,7 +17,7 @@ import pytest
 import zmq
 
 from aftm.domain.orders import OrderFilled, PlaceOrder
-from aftm.domain.types import OpenClose, OrderType, Side, TimeInForce
+from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInForce
 from aftm.wire.codec import encode
 from aftm.wire.protocol import (
     FILL_TOPIC,
@@ -27,6 +27,8 @@ from aftm.wire.protocol import (
     ExecutorStatus,
     ListSignals,
     ManualOrder,
+    OrderSnapshot,
+    OrderUpdated,
     QueryOrder,
     SelectAccount,
     SetTradingMode,
@@ -328,6 +330,24 @@ def test_a_fill_out_of_range_is_refused_and_the_position_untouched(
     assert harness.status().positions == ()
     assert harness.metric("aftm_executor_fills_total") == 0
     harness.gateway.publish([FILL_TOPIC, encode(forged)])  # the same fill id, in range: applied
+    harness.wait_metric("aftm_executor_fills_total", 1)
+
+
+def test_an_order_report_with_absurd_lots_is_refused(harness: Harness) -> None:
+    harness.start()
+    harness.push(a_signal(Side.BUY, quantity=2))
+    placed = harness.expect(PlaceOrder)
+    harness.wait_metric(ACCEPTED, 1)
+    snapshot = OrderSnapshot(
+        placed.client_order_id, "B1", "ACC1", "TXFL6", Side.BUY, 2, 2**63, Decimal(17501),
+        OrderStatus.FILLED, "", time.time_ns(),
+    )  # fmt: skip
+
+    harness.gateway.publish([ORDER_TOPIC, encode(OrderUpdated(snapshot))])
+
+    harness.wait_metric('aftm_executor_invalid_fills_total{field="filled_quantity"}', 1)
+    assert harness.status().positions == ()
+    harness.gateway.fill(placed.client_order_id)  # the real report still counts
     harness.wait_metric("aftm_executor_fills_total", 1)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from aftm.domain import limits
+from aftm.domain.limits import MAX_ORDER_QUANTITY
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.signals import Signal, SignalKind
 from aftm.domain.types import OrderType, TimeInForce
@@ -145,6 +146,14 @@ class OrderDesk:
         trade = self._journal.trade_of_order(snapshot.client_order_id)
         if trade is None:
             logger.debug("order report ignored client_order_id={}", snapshot.client_order_id)
+            return
+        try:  # its filled lots go into the journal: at most one order's, never 2**63
+            limits.check_int(
+                snapshot.filled_quantity, "filled_quantity", minimum=0, maximum=MAX_ORDER_QUANTITY
+            )
+        except InvalidInput as invalid:
+            self._metrics.invalid_fills.labels(field=invalid.field).inc()
+            logger.error("order report refused trade_id={} error={}", trade.trade_id, invalid)
             return
         state = from_order_status(snapshot.status)
         now_ns = time.time_ns()

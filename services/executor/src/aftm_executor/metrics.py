@@ -51,7 +51,7 @@ class ExecutorMetrics:
         )
         self.invalid_fills = Counter(
             "aftm_executor_invalid_fills_total",
-            "Fill reports of our orders refused because a value was out of range, by field",
+            "Fill and order reports of our orders refused for a value out of range, by field",
             ["field"],
             registry=registry,
         )
