@@ -10,8 +10,13 @@ syncs the log at every commit.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+
+from aftm.domain.orders import OrderFilled
+from aftm.domain.types import Side
 
 Synchronous = Literal["NORMAL", "FULL"]
 
@@ -33,3 +38,36 @@ def integer(value: object) -> int:
     if not isinstance(value, int):
         raise TypeError(f"expected an integer column, got {value!r}")
     return value
+
+
+# A fill as the gateway's stores hold it (the sim exchange's fills, the fill ledger): these
+# columns, in this order.
+FILL_COLUMNS = "client_order_id, broker_order_id, fill_id, symbol, side, quantity, price, ts_ns"
+
+
+def fill_row(fill: OrderFilled) -> tuple[str, str, str, str, str, int, str, int]:
+    return (
+        fill.client_order_id,
+        fill.broker_order_id,
+        fill.fill_id,
+        fill.symbol,
+        fill.side.value,
+        fill.quantity,
+        str(fill.price),
+        fill.ts_ns,
+    )
+
+
+def fill_from_row(row: Sequence[object]) -> OrderFilled:
+    """The fill stored as FILL_COLUMNS (the row's first eight values)."""
+    note, broker_id, fill_id, symbol, side, quantity, price, ts_ns = row[:8]
+    return OrderFilled(
+        client_order_id=str(note),
+        broker_order_id=str(broker_id),
+        fill_id=str(fill_id),
+        symbol=str(symbol),
+        side=Side(str(side)),
+        quantity=integer(quantity),
+        price=Decimal(str(price)),
+        ts_ns=integer(ts_ns),
+    )

@@ -18,7 +18,7 @@ from aftm.domain.positions import Position
 from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
 from aftm.sql import transaction
 from aftm.wal import checkpoint_in_background
-from aftm_gateway.db import connect, integer
+from aftm_gateway.db import FILL_COLUMNS, connect, fill_from_row, fill_row, integer
 from aftm_gateway.matching import BookOrder
 
 SCHEMA = """
@@ -142,44 +142,21 @@ class ExchangeStore:
 
     def save_fill(self, fill: OrderFilled) -> None:
         self._db.execute(
-            "INSERT INTO fills (fill_id, broker_order_id, client_order_id, symbol, side, quantity,"
-            " price, ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                fill.fill_id,
-                fill.broker_order_id,
-                fill.client_order_id,
-                fill.symbol,
-                fill.side.value,
-                fill.quantity,
-                str(fill.price),
-                fill.ts_ns,
-            ),
+            f"INSERT INTO fills ({FILL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            fill_row(fill),
         )
 
     def fills(self, accounts: Iterable[str], since_ns: int) -> list[OrderFilled]:
         """The fills of these accounts' orders at or after `since_ns`, oldest first."""
         wanted = set(accounts)
+        columns = ", ".join(f"f.{name}" for name in FILL_COLUMNS.split(", "))
         rows = self._db.execute(
-            "SELECT f.fill_id, f.broker_order_id, f.client_order_id, f.symbol, f.side,"
-            " f.quantity, f.price, f.ts_ns, o.account FROM fills f"
+            f"SELECT {columns}, o.account FROM fills f"  # noqa: S608 - constants
             " JOIN orders o ON o.broker_order_id = f.broker_order_id"
             " WHERE f.ts_ns >= ? ORDER BY f.rowid",
             (since_ns,),
         ).fetchall()
-        return [
-            OrderFilled(
-                client_order_id=str(note),
-                broker_order_id=str(broker_id),
-                fill_id=str(fill_id),
-                symbol=str(symbol),
-                side=Side(str(side)),
-                quantity=integer(quantity),
-                price=Decimal(str(price)),
-                ts_ns=integer(ts_ns),
-            )
-            for fill_id, broker_id, note, symbol, side, quantity, price, ts_ns, account in rows
-            if account in wanted
-        ]
+        return [fill_from_row(row) for row in rows if row[8] in wanted]
 
     def position(self, account: str, symbol: str) -> Position | None:
         row = self._db.execute(

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from decimal import Decimal
 from pathlib import Path
 
 from aftm.domain.orders import OrderFilled
-from aftm.domain.types import Side
 from aftm.sql import transaction
-from aftm_gateway.db import connect, integer
+from aftm_gateway.db import FILL_COLUMNS, connect, fill_from_row, fill_row, integer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fills (
@@ -38,7 +36,6 @@ CREATE TABLE IF NOT EXISTS fills (
 );
 CREATE TABLE IF NOT EXISTS identity (ledger TEXT NOT NULL);
 """
-_COLUMNS = "client_order_id, broker_order_id, fill_id, symbol, side, quantity, price, ts_ns"
 
 
 class FillLedger:
@@ -60,17 +57,8 @@ class FillLedger:
         with transaction(self._db):
             for fill in fills:
                 cursor = self._db.execute(
-                    f"INSERT OR IGNORE INTO fills ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",  # noqa: S608
-                    (
-                        fill.client_order_id,
-                        fill.broker_order_id,
-                        fill.fill_id,
-                        fill.symbol,
-                        fill.side.value,
-                        fill.quantity,
-                        str(fill.price),
-                        fill.ts_ns,
-                    ),
+                    f"INSERT OR IGNORE INTO fills ({FILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",  # noqa: S608
+                    fill_row(fill),
                 )
                 added += cursor.rowcount
         return added
@@ -79,12 +67,12 @@ class FillLedger:
         """At most `limit` fills after `position`, oldest first, and the position of the last
         one (`position` itself when there are none)."""
         rows = self._db.execute(
-            f"SELECT position, {_COLUMNS} FROM fills WHERE position > ?"  # noqa: S608
+            f"SELECT position, {FILL_COLUMNS} FROM fills WHERE position > ?"  # noqa: S608
             " ORDER BY position LIMIT ?",
             (position, limit),
         ).fetchall()
         last = integer(rows[-1][0]) if rows else position
-        return [_fill(row[1:]) for row in rows], last
+        return [fill_from_row(row[1:]) for row in rows], last
 
     def newest_ts_ns(self) -> int:
         """The stamp of the newest fill learned (0: none): merges need only fills after it."""
@@ -96,17 +84,3 @@ class FillLedger:
         """Whether a client at `position` has every fill the ledger holds."""
         row = self._db.execute("SELECT MAX(position) FROM fills").fetchone()
         return row[0] is None or position >= integer(row[0])
-
-
-def _fill(row: tuple[object, ...]) -> OrderFilled:
-    note, broker_id, fill_id, symbol, side, quantity, price, ts_ns = row
-    return OrderFilled(
-        client_order_id=str(note),
-        broker_order_id=str(broker_id),
-        fill_id=str(fill_id),
-        symbol=str(symbol),
-        side=Side(str(side)),
-        quantity=integer(quantity),
-        price=Decimal(str(price)),
-        ts_ns=integer(ts_ns),
-    )
