@@ -164,6 +164,18 @@ def test_a_restarted_gateway_is_reconciled_at_once(harness: Harness) -> None:
     wait_for("a reconciliation", lambda: _asked(harness, ListFills), harness.log)
 
 
+def test_a_broker_login_is_reconciled_at_once(harness: Harness) -> None:
+    harness.start(AFTM_EXECUTOR_RECONCILE_INTERVAL_S="3600")
+    wait_for("the start-up reconciliation", lambda: _asked(harness, ListFills), harness.log)
+    harness.gateway.logged_in = False
+    wait_for("the logout", lambda: not harness.status().gateway_alive, harness.log)
+    _drain(harness)
+
+    harness.gateway.logged_in = True  # the broker session is back: what did it do meanwhile?
+
+    wait_for("a reconciliation", lambda: _asked(harness, ListFills), harness.log)
+
+
 def test_an_entry_waits_for_a_restarting_gateway_and_goes_out_when_it_is_back(
     harness: Harness,
 ) -> None:
