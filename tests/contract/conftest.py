@@ -18,11 +18,11 @@ from pydantic import SecretStr
 
 from aftm.domain.products import DEFAULT_SYMBOLS
 from aftm_gateway.broker import Broker, BrokerEvent
-from aftm_gateway.exchange_store import ExchangeStore
 from aftm_gateway.pfcf import PfcfBroker, PfcfConfig
 from aftm_gateway.pfcf.loader import load
-from aftm_gateway.sim import SimBroker
-from aftm_gateway.venue import VenueConfig
+from aftm_gateway.simulated.exchange_store import ExchangeStore
+from aftm_gateway.simulated.sim import SimBroker
+from aftm_gateway.simulated.venue import VenueConfig
 from tests.support import dotnet
 
 ACCOUNT = dotnet.ACCOUNT

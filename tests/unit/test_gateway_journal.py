@@ -21,13 +21,13 @@ from aftm.errors import InvalidInput
 from aftm.wire.protocol import GatewayHealth, OrderSnapshot, Request
 from aftm_gateway.desk import DUPLICATE, OrderDesk, check_request
 from aftm_gateway.errors import BrokerUnavailable, NotLoggedIn, OrderNotFound
-from aftm_gateway.exchange_store import ExchangeStore
 from aftm_gateway.fill_ledger import FillLedger
 from aftm_gateway.handlers import RequestHandler
 from aftm_gateway.journal import Journal, JournalEntry, is_same_request
 from aftm_gateway.metrics import GatewayMetrics
-from aftm_gateway.sim import SimBroker
-from aftm_gateway.venue import VenueConfig
+from aftm_gateway.simulated.exchange_store import ExchangeStore
+from aftm_gateway.simulated.sim import SimBroker
+from aftm_gateway.simulated.venue import VenueConfig
 
 
 def an_order(

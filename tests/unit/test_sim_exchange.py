@@ -22,13 +22,13 @@ from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
 from aftm.errors import InvalidInput
 from aftm.wire.protocol import OrderUpdated
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn, OrderNotFound
-from aftm_gateway.exchange import Exchange
-from aftm_gateway.exchange_store import ExchangeStore
-from aftm_gateway.matching import Rules, admit, apply_fill, refusal, resting_fill_price
-from aftm_gateway.replay import FileReplay
-from aftm_gateway.sim import SimBroker
-from aftm_gateway.venue import VenueConfig
-from aftm_gateway.walk import MAX_STEP, RandomWalk, due_count, step
+from aftm_gateway.simulated.exchange import Exchange
+from aftm_gateway.simulated.exchange_store import ExchangeStore
+from aftm_gateway.simulated.matching import Rules, admit, apply_fill, refusal, resting_fill_price
+from aftm_gateway.simulated.replay import FileReplay
+from aftm_gateway.simulated.sim import SimBroker
+from aftm_gateway.simulated.venue import VenueConfig
+from aftm_gateway.simulated.walk import MAX_STEP, RandomWalk, due_count, step
 
 SYMBOLS = ("TXFL6", "MXFL6")
 RULES = Rules(frozenset(SYMBOLS), frozenset({"SIM-0001"}), max_quantity=100)

@@ -18,16 +18,16 @@ from aftm.settings import EXIT_BAD_SETTINGS, load
 from aftm.tickfile import TickFileError
 from aftm.wire.sockets import make_socket
 from aftm_gateway.broker import Broker
-from aftm_gateway.exchange_store import ExchangeStore
 from aftm_gateway.fill_ledger import FillLedger
 from aftm_gateway.journal import Journal
 from aftm_gateway.metrics import GatewayMetrics
 from aftm_gateway.pfcf import VendorLoadError, open_pfcf_broker
-from aftm_gateway.replay import ReplayBroker
 from aftm_gateway.service import GatewayService, LoopConfig
 from aftm_gateway.settings import GatewaySettings
-from aftm_gateway.sim import SimBroker
-from aftm_gateway.venue import VenueConfig
+from aftm_gateway.simulated.exchange_store import ExchangeStore
+from aftm_gateway.simulated.replay import ReplayBroker
+from aftm_gateway.simulated.sim import SimBroker
+from aftm_gateway.simulated.venue import VenueConfig
 
 PROGRAM = "aftm-gateway"
 EXIT_START_FAILED = 1

@@ -24,8 +24,8 @@ from aftm.errors import InvalidInput
 from aftm.wire.protocol import Future, OrderSnapshot
 from aftm_gateway.broker import FILL_HISTORY_NS, BrokerEvent, unsent
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn
-from aftm_gateway.exchange import Exchange
-from aftm_gateway.matching import Rules
+from aftm_gateway.simulated.exchange import Exchange
+from aftm_gateway.simulated.matching import Rules
 
 
 class TickFeed(Protocol):

@@ -17,9 +17,9 @@ from loguru import logger
 
 from aftm.domain.market import Tick
 from aftm.tickfile import TickFile, TickFileError
-from aftm_gateway.exchange import Exchange
-from aftm_gateway.exchange_store import ExchangeStore
-from aftm_gateway.venue import ExchangeBroker, VenueConfig
+from aftm_gateway.simulated.exchange import Exchange
+from aftm_gateway.simulated.exchange_store import ExchangeStore
+from aftm_gateway.simulated.venue import ExchangeBroker, VenueConfig
 
 MAX_BATCH = 10_000  # ticks per poll, so a fast replay still lets the loop answer requests
 

@@ -19,7 +19,7 @@ from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
 from aftm.sql import transaction
 from aftm.wal import checkpoint_in_background
 from aftm_gateway.db import FILL_COLUMNS, connect, fill_from_row, fill_row, integer
-from aftm_gateway.matching import BookOrder
+from aftm_gateway.simulated.matching import BookOrder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from aftm_gateway.exchange import Exchange
-from aftm_gateway.exchange_store import ExchangeStore
-from aftm_gateway.venue import ExchangeBroker, VenueConfig
-from aftm_gateway.walk import RandomWalk
+from aftm_gateway.simulated.exchange import Exchange
+from aftm_gateway.simulated.exchange_store import ExchangeStore
+from aftm_gateway.simulated.venue import ExchangeBroker, VenueConfig
+from aftm_gateway.simulated.walk import RandomWalk
 
 DEFAULT_START_PRICE = 23_000  # about where TAIEX futures traded when this was written
 

@@ -17,8 +17,8 @@ from aftm.domain.types import OrderStatus
 from aftm.wire.protocol import OrderSnapshot, OrderUpdated
 from aftm_gateway.broker import BrokerEvent
 from aftm_gateway.errors import OrderNotFound
-from aftm_gateway.exchange_store import ExchangeStore
-from aftm_gateway.matching import (
+from aftm_gateway.simulated.exchange_store import ExchangeStore
+from aftm_gateway.simulated.matching import (
     BookOrder,
     Rules,
     admit,
