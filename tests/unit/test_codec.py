@@ -19,7 +19,15 @@ from aftm.domain.signals import Signal, SignalKind
 from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInForce
 from aftm.errors import DecodeError, InvalidInput
 from aftm.wire import protocol as p
-from aftm.wire.codec import MAX_DECIMAL_TEXT, MAX_FRAME_BYTES, REGISTRY, Registry, decode, encode
+from aftm.wire.codec import (
+    MAX_DECIMAL_TEXT,
+    MAX_FRAME_BYTES,
+    MAX_NESTING,
+    REGISTRY,
+    Registry,
+    decode,
+    encode,
+)
 from tests.builders import a_position_check, a_reconciliation, a_trade_order, a_trade_view
 
 TICK = Tick(symbol="TXFL6", price=17500, qty=2, ts_ns=1_700_000_000_123_456_789, seq=42)
@@ -305,6 +313,84 @@ MALFORMED = [
 def test_malformed_frame_raises_decode_error(frame: bytes, message: str) -> None:
     with pytest.raises(DecodeError, match=message):
         decode(frame)
+
+
+def nested_requests(depth: int) -> dict[str, object]:
+    """A Request whose body is a Request whose body is ... `depth` Requests around GetHealth."""
+    frame: dict[str, object] = {"t": "get_health", "v": 1}
+    for _ in range(depth):
+        frame = {"t": "request", "v": 1, "request_id": "r", "body": frame}
+    return frame
+
+
+def nested_arrays(depth: int) -> object:
+    value: object = "TXFL6"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def depth_of(value: object) -> int:
+    """Maps and arrays nested in an unpacked frame (recursive: for small trusted samples)."""
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    if isinstance(value, list | tuple):
+        return 1 + max(map(depth_of, value), default=0)
+    return 0
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING, 500])  # msgpack packs no deeper than 511
+def test_nesting_deeper_than_the_limit_is_refused_before_building(depth: int) -> None:
+    frame = msgpack.packb(nested_requests(depth))
+
+    with pytest.raises(DecodeError, match=f"nests deeper than {MAX_NESTING}"):
+        decode(frame)
+
+
+def test_nesting_up_to_the_limit_reaches_the_typed_build() -> None:
+    # The tick map is level 1, so the symbol's arrays may nest MAX_NESTING - 1 deep.
+    at_limit = frame_of(TICK, symbol=nested_arrays(MAX_NESTING - 1))
+    over_limit = frame_of(TICK, symbol=nested_arrays(MAX_NESTING))
+
+    with pytest.raises(DecodeError, match="'symbol': expected str"):
+        decode(at_limit)
+    with pytest.raises(DecodeError, match="nests deeper"):
+        decode(over_limit)
+
+
+def test_the_deepest_legitimate_message_fits_the_nesting_limit() -> None:
+    deepest = p.Reply(request_id="r1", ok=True, body=p.TradeList(trades=(TRADE_VIEW,)))
+    frames = [encode(sample) for sample in [*SAMPLES, deepest]]
+
+    assert max(depth_of(msgpack.unpackb(frame)) for frame in frames) == 6
+    assert MAX_NESTING > 6
+    assert decode(encode(deepest)) == deepest
+
+
+@pytest.mark.parametrize("field", ["qty", "ts_ns", "seq", "price"])
+@pytest.mark.parametrize("value", [2**63, 2**64 - 1])
+def test_an_int_field_beyond_signed_64_bits_is_refused_naming_the_field(
+    field: str, value: int
+) -> None:
+    with pytest.raises(DecodeError, match=rf"'{field}': .* outside signed 64 bits") as caught:
+        decode(frame_of(TICK, **{field: value}))
+
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("value", [-(2**63), 2**63 - 1])
+def test_an_int_field_holds_every_signed_64_bit_value(value: int) -> None:
+    tick = Tick(symbol="TXFL6", price=value, qty=value, ts_ns=value, seq=value)
+
+    assert decode(encode(tick)) == tick
+
+
+@pytest.mark.parametrize(
+    "value", [2**63, -(2**63) - 1, 2**64, 10**5000], ids=["2^63", "-2^63-1", "2^64", "10^5000"]
+)
+def test_encoding_an_int_beyond_signed_64_bits_raises_type_error(value: int) -> None:
+    with pytest.raises(TypeError, match=r"'qty': .* outside signed 64 bits"):
+        encode(Tick(symbol="TXFL6", price=1, qty=value, ts_ns=0))
 
 
 def test_invalid_domain_value_raises_decode_error_caused_by_invalid_input() -> None:

@@ -23,7 +23,7 @@ from enum import StrEnum
 import msgpack
 
 from aftm.domain.conditions import Condition
-from aftm.domain.limits import check_id
+from aftm.domain.limits import INT64_MAX, INT64_MIN, check_id
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderAccepted, OrderFilled, OrderRejected, PlaceOrder
 from aftm.domain.positions import Position
@@ -37,6 +37,12 @@ MAX_FRAME_BYTES = 4 * 1024 * 1024
 _MAX_CONTAINER_LEN = 100_000
 # Longer text is no price; refusing it keeps Decimal parsing cheap.
 MAX_DECIMAL_TEXT = 64
+# Maps and arrays inside one another. The deepest legitimate frame is a list reply of records
+# that hold a nested message: Reply > TradeList > trades[] > TradeView > orders[] > TradeOrder,
+# 6 levels; 2 spare let a schema grow a level without a codec change. Building a message
+# recurses once per level, so a deeper frame is refused before the build, not by a
+# RecursionError inside it.
+MAX_NESTING = 8
 _TAG = "t"
 _VERSION = "v"
 
@@ -74,7 +80,32 @@ def _unpack(frame: bytes) -> dict[str | bytes, object]:
         raise DecodeError(f"not one msgpack value: {type(error).__name__}: {error}") from error
     if type(data) is not dict:
         raise DecodeError(f"frame is a msgpack {type(data).__name__}, not a map")
+    _check_nesting(data)
     return data
+
+
+def _check_nesting(data: dict[str | bytes, object]) -> None:
+    """DecodeError if maps and arrays nest deeper than MAX_NESTING; iterative, so that no
+    depth of input can exhaust the interpreter's stack here either."""
+    pending: list[tuple[object, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        children = value.values() if type(value) is dict else typing.cast(tuple[object], value)
+        for child in children:
+            if type(child) is dict or type(child) is tuple:
+                if depth >= MAX_NESTING:
+                    raise DecodeError(f"frame nests deeper than {MAX_NESTING} maps and arrays")
+                pending.append((child, depth + 1))
+
+
+def _int64(value: object) -> object:
+    """An int that SQLite and every peer's msgpack can hold: signed 64 bits, not a bool."""
+    if type(value) is not int:
+        raise _Mismatch(f"expected int, got {type(value).__name__} {_show(value)}")
+    if not INT64_MIN <= value <= INT64_MAX:
+        shown = _show(value) if value.bit_length() <= 128 else "an int of over 128 bits"
+        raise _Mismatch(f"{shown} is outside signed 64 bits")  # repr of a vast int is refused
+    return value
 
 
 def _exact(kind: type) -> tuple[Convert, Convert]:
@@ -201,7 +232,9 @@ class Registry:
         self._by_name[name] = spec
 
     def _converters(self, hint: object) -> tuple[Convert, Convert]:
-        if hint in (int, str, bool):
+        if hint is int:
+            return _int64, _int64
+        if hint in (str, bool):
             return _exact(typing.cast(type, hint))
         if hint is Decimal:
             return _decimal_to_wire, _decimal_from_wire
