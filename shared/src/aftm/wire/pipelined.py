@@ -22,7 +22,7 @@ import zmq
 from aftm.errors import DecodeError
 from aftm.wire.codec import decode, encode
 from aftm.wire.protocol import Reply, Request
-from aftm.wire.sockets import make_socket
+from aftm.wire.sockets import SocketSetup, make_socket
 
 T = TypeVar("T")
 
@@ -49,16 +49,22 @@ class _InFlight(Generic[T]):
 
 class PipelinedClient(Generic[T]):
     def __init__(
-        self, context: zmq.Context[zmq.Socket[bytes]], endpoint: str, *, timeout_ms: int
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        endpoint: str,
+        *,
+        timeout_ms: int,
+        setup: SocketSetup | None = None,
     ) -> None:
         self._context = context
         self._endpoint = endpoint
+        self._setup = setup  # CURVE client options, applied again to every reopened socket
         self._timeout_s = timeout_ms / 1000
         self._in_flight: dict[str, _InFlight[T]] = {}  # by request id, oldest first
         self.socket = self._open()  # replaced when requests time out: poll the current one
 
     def _open(self) -> zmq.Socket[bytes]:
-        return make_socket(self._context, zmq.DEALER, connect=self._endpoint)
+        return make_socket(self._context, zmq.DEALER, connect=self._endpoint, setup=self._setup)
 
     def send(self, body: object, tag: T) -> None:
         """Send `body` now; its reply comes back with `tag` from `receive`, or `tag` from

@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     NOT_LOGGED_IN = "not_logged_in"
     REJECTED = "rejected"  # the broker or a risk check said no
     UNAVAILABLE = "unavailable"  # a dependency is down or timed out: the outcome is unknown
+    FORBIDDEN = "forbidden"  # the sender's role (its CURVE key) may not make this request
 
 
 @dataclass(frozen=True, slots=True)

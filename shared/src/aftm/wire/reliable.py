@@ -15,7 +15,7 @@ import zmq
 from aftm.errors import AftmError, DecodeError
 from aftm.wire.codec import decode, encode
 from aftm.wire.protocol import Reply, Request
-from aftm.wire.sockets import make_socket
+from aftm.wire.sockets import SocketSetup, make_socket
 
 
 class RequestTimedOut(AftmError):
@@ -24,15 +24,21 @@ class RequestTimedOut(AftmError):
 
 class ReliableClient:
     def __init__(
-        self, context: zmq.Context[zmq.Socket[bytes]], endpoint: str, *, timeout_ms: int
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        endpoint: str,
+        *,
+        timeout_ms: int,
+        setup: SocketSetup | None = None,
     ) -> None:
         self._context = context
         self._endpoint = endpoint
+        self._setup = setup  # CURVE client options, applied again to every reopened socket
         self.timeout_ms = timeout_ms
         self._socket = self._open()
 
     def _open(self) -> zmq.Socket[bytes]:
-        return make_socket(self._context, zmq.DEALER, connect=self._endpoint)
+        return make_socket(self._context, zmq.DEALER, connect=self._endpoint, setup=self._setup)
 
     def request(self, body: object, *, timeout_ms: int | None = None, retries: int = 0) -> Reply:
         """Send `body`; retry up to `retries` times only for requests safe to repeat."""

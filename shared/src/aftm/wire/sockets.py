@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import zmq
 
 from aftm.errors import DecodeError
-from aftm.wire.codec import decode, encode, request_id_of
+from aftm.wire.codec import MAX_FRAME_BYTES, decode, encode, request_id_of
 from aftm.wire.protocol import ErrorCode, Reply, Request
+
+SocketSetup = Callable[[zmq.Socket[bytes]], None]
+# libzmq drops a peer that sends a larger message before it is ever read into Python: no frame
+# the codec would refuse anyway can cost more than this much memory. Multipart envelopes add an
+# identity and a topic, hence the margin.
+MAX_MESSAGE_BYTES = MAX_FRAME_BYTES + 4096
+# Messages queued per peer and direction. Bounded so a flooding or stuck peer costs bounded
+# memory; beyond it PUB drops, PUSH/DEALER block (callers send NOBLOCK) and ROUTER drops.
+HIGH_WATER_MARK = 1000
 
 
 def make_socket(
@@ -16,15 +27,24 @@ def make_socket(
     bind: str | None = None,
     connect: str | None = None,
     subscribe: tuple[bytes, ...] = (),
+    setup: SocketSetup | None = None,
 ) -> zmq.Socket[bytes]:
-    """A socket that never blocks close (linger 0): state that matters is journaled, not queued."""
+    """A socket that never blocks close (linger 0): state that matters is journaled, not queued.
+
+    `setup` runs before bind or connect: CURVE server or client options (aftm.security).
+    """
     sock = context.socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+    sock.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+    sock.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
     if kind == zmq.ROUTER:
         # An unroutable reply (the client went away) is dropped rather than silently queued.
         sock.setsockopt(zmq.ROUTER_MANDATORY, 0)
     for topic in subscribe:
         sock.setsockopt(zmq.SUBSCRIBE, topic)
+    if setup is not None:
+        setup(sock)
     if bind is not None:
         sock.bind(bind)
     if connect is not None:
@@ -69,7 +89,25 @@ def read_request(frames: list[bytes]) -> tuple[bytes, Request]:
 
 
 def reply_frames(identity: bytes, reply: Reply) -> list[bytes]:
-    return [identity, encode(reply)]
+    """The frames of `reply`, or of a refusal saying why `reply` could not be framed (too large
+    for one frame, a value the wire cannot carry): a client always gets an answer, and the
+    replier never dies on its own reply."""
+    try:
+        return [identity, encode(reply)]
+    except (TypeError, ValueError) as unframeable:
+        problem = str(unframeable)
+        fallback = Reply(
+            reply.request_id,
+            ok=False,
+            error_code=ErrorCode.UNAVAILABLE,
+            error=f"the reply could not be sent: {problem[:200]}",
+        )
+        return [identity, encode(fallback)]
+
+
+def forbidden(request: Request, reason: str) -> Reply:
+    """The answer to a request the sender's role may not make (aftm.security.roles)."""
+    return error(request, ErrorCode.FORBIDDEN, reason)
 
 
 def ok(request: Request, body: object | None = None) -> Reply:
