@@ -33,12 +33,27 @@ def http_json(url: str, timeout_s: float = 2.0) -> tuple[int, dict[str, object]]
         return refused.code, json.loads(refused.read() or b"{}")
 
 
+def plain_unless_keyed(module: str, env: Mapping[str, str]) -> dict[str, str]:
+    """A test that gives a service no keys runs it on plain TCP (its INSECURE switch), as its
+    clients in the test have no keys either; tests of CURVE pass KEYS_DIR (see keyed_env)."""
+    prefix = "AFTM_" + module.removeprefix("aftm_").upper() + "_"
+    if prefix + "KEYS_DIR" in env:
+        return {}
+    return {prefix + "INSECURE": "true"}
+
+
+def keyed_env(module: str, keys_dir: Path) -> dict[str, str]:
+    """The settings that run `module` with CURVE keys from `keys_dir` (aftm keys init)."""
+    prefix = "AFTM_" + module.removeprefix("aftm_").upper() + "_"
+    return {prefix + "KEYS_DIR": str(keys_dir), prefix + "INSECURE": "false"}
+
+
 class ServiceProcess:
     """`python -m MODULE` with the given environment, logs to a file in the test's tmp_path."""
 
     def __init__(self, module: str, env: Mapping[str, str], log_path: Path) -> None:
         self.module = module
-        self.env = {**os.environ, **env}
+        self.env = {**plain_unless_keyed(module, env), **os.environ, **env}
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 
 import zmq
 from loguru import logger
@@ -11,7 +12,10 @@ from prometheus_client import CollectorRegistry
 from aftm.lifecycle import stop_on_signals
 from aftm.log import configure
 from aftm.metrics import MetricsServer
-from aftm.settings import load
+from aftm.security.keys import KeyFileError
+from aftm.security.roles import BoundSocket, Role
+from aftm.security.settings import security_from
+from aftm.settings import EXIT_BAD_SETTINGS, load
 from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import FILL_TOPIC, HEARTBEAT_TOPIC, ORDER_TOPIC
 from aftm.wire.reliable import ReliableClient
@@ -40,32 +44,61 @@ def main() -> int:
         return EXIT_CANNOT_START
     if settings.account and not journal.account():
         journal.set_account(settings.account)
+    registry = CollectorRegistry()
+    metrics = ExecutorMetrics(registry)
+    try:
+        security = security_from(settings, Role.EXECUTOR, metrics.security.refused)
+    except KeyFileError as bad_key:
+        print(f"aftm-executor: AFTM_EXECUTOR_KEYS_DIR: {bad_key}", file=sys.stderr)  # noqa: T201
+        journal.close()
+        return EXIT_BAD_SETTINGS
+    metrics.security.insecure.set(0 if security.secure else 1)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    security.start(context)
     try:
         sockets = Sockets(
-            signals=make_socket(context, zmq.PULL, bind=settings.signal_bind),
+            signals=make_socket(
+                context,
+                zmq.PULL,
+                bind=settings.signal_bind,
+                setup=security.server(BoundSocket.EXECUTOR_PULL),
+            ),
             reports=make_socket(
                 context,
                 zmq.SUB,
                 connect=settings.gateway_pub_connect,
                 subscribe=(ORDER_TOPIC, FILL_TOPIC, HEARTBEAT_TOPIC),
+                setup=security.client(Role.GATEWAY),
             ),
-            control=make_socket(context, zmq.ROUTER, bind=settings.control_bind),
+            control=make_socket(
+                context,
+                zmq.ROUTER,
+                bind=settings.control_bind,
+                setup=security.server(BoundSocket.EXECUTOR_CONTROL),
+            ),
         )
     except zmq.ZMQError as error:
         logger.error("executor cannot start: sockets failed error={}", error)
+        security.stop()
         context.destroy(linger=0)
         journal.close()
         return EXIT_CANNOT_START
     timeout_ms = settings.request_timeout_ms
-    gateway = ReliableClient(context, settings.gateway_connect, timeout_ms=timeout_ms)
+    to_gateway = security.client(Role.GATEWAY)
+    gateway = ReliableClient(
+        context, settings.gateway_connect, timeout_ms=timeout_ms, setup=to_gateway
+    )
     # Orders have their own connection: a blocking question on `gateway` must not read (and
     # drop) the reply to an order in flight.
     orders: PipelinedClient[Sent] = PipelinedClient(
-        context, settings.gateway_connect, timeout_ms=timeout_ms
+        context, settings.gateway_connect, timeout_ms=timeout_ms, setup=to_gateway
     )
-    strategy = ReliableClient(context, settings.strategy_connect, timeout_ms=timeout_ms)
-    registry = CollectorRegistry()
+    strategy = ReliableClient(
+        context,
+        settings.strategy_connect,
+        timeout_ms=timeout_ms,
+        setup=security.client(Role.STRATEGY),
+    )
     executor = Executor(
         journal=journal,
         gateway=gateway,
@@ -81,7 +114,7 @@ def main() -> int:
             ),
             max_entry_age_s=settings.max_entry_age_s,
         ),
-        metrics=ExecutorMetrics(registry),
+        metrics=metrics,
         timing=Timing(
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
             resync_interval_s=settings.resync_interval_s,
@@ -90,6 +123,7 @@ def main() -> int:
             reconcile_interval_s=settings.reconcile_interval_s,
             reconcile_settle_s=settings.reconcile_settle_s,
         ),
+        security=security,
     )
     try:
         server = MetricsServer(
@@ -97,10 +131,12 @@ def main() -> int:
         ).start()
     except OSError as error:
         logger.error("executor cannot start: metrics server failed error={}", error)
+        security.stop()
         _close(context, journal, (gateway, orders, strategy), sockets)
         return EXIT_CANNOT_START
     logger.info(
-        "executor listening signals={} control={} metrics={}:{}",
+        "executor listening curve={} signals={} control={} metrics={}:{}",
+        "on" if security.secure else "OFF",
         settings.signal_bind,
         settings.control_bind,
         settings.metrics_host,
@@ -110,6 +146,7 @@ def main() -> int:
         executor.run(stop)
     finally:
         server.stop()
+        security.stop()
         _close(context, journal, (gateway, orders, strategy), sockets)
     return 0
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from aftm.metrics import latency_histogram
+from aftm.security.metrics import SecurityMetrics
 
 # Every label value is created up front so a dashboard sees 0 rather than no series.
 ORDER_RESULTS = ("accepted", "rejected", "unknown", "risk_rejected")
@@ -61,6 +62,13 @@ class ExecutorMetrics:
             ["socket"],
             registry=registry,
         )
+        self.message_failures = Counter(
+            "aftm_executor_message_failures_total",
+            "Messages dropped because handling them failed unexpectedly (logged once per kind)",
+            ["socket"],
+            registry=registry,
+        )
+        self.security = SecurityMetrics("executor", registry)
         self.order_round_trip = latency_histogram(
             "aftm_executor_order_round_trip_seconds",
             "Order request to gateway reply",

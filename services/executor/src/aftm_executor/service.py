@@ -21,6 +21,9 @@ from aftm.domain import limits
 from aftm.domain.orders import OrderFilled
 from aftm.domain.signals import Signal
 from aftm.errors import DecodeError, InvalidInput
+from aftm.guard import MessageGuard
+from aftm.security.roles import BoundSocket
+from aftm.security.transport import Security
 from aftm.wire.codec import decode
 from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import (
@@ -40,7 +43,7 @@ from aftm.wire.protocol import (
     SignalList,
 )
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
-from aftm.wire.sockets import InvalidRequest, read_request, reply_frames
+from aftm.wire.sockets import InvalidRequest, forbidden, read_request, reply_frames
 from aftm_executor.control import Control
 from aftm_executor.desk import MISSING, OrderDesk, Policy, Sent
 from aftm_executor.journal import Journal
@@ -94,7 +97,15 @@ class Executor:
         policy: Policy,
         metrics: ExecutorMetrics,
         timing: Timing,
+        security: Security | None = None,
     ) -> None:
+        # Without security (tests wiring sockets by hand) every peer passes, as with plain TCP.
+        security = security or Security.insecure()
+        self._signal_gate = security.gate(BoundSocket.EXECUTOR_PULL)
+        self._control_gate = security.gate(BoundSocket.EXECUTOR_CONTROL)
+        self._guard = MessageGuard(
+            lambda socket: metrics.message_failures.labels(socket=socket).inc()
+        )
         self._journal = journal
         self._strategy = strategy
         self._sockets = sockets
@@ -147,7 +158,8 @@ class Executor:
             # Order replies first: they settle orders that the next decisions may depend on.
             if replies in ready:
                 self.watch.heard()
-                self._desk.take_replies()
+                with self._guard.handling("gateway"):
+                    self._desk.take_replies()
             self._desk.expire()
             if self._orders.socket is not replies:  # replaced after a time-out
                 poller.unregister(replies)
@@ -155,11 +167,14 @@ class Executor:
                 poller.register(replies, zmq.POLLIN)
             # Then reports: a fresh heartbeat or fill should count before the next decision.
             if self._sockets.reports in ready:
-                self._on_report(self._sockets.reports.recv_multipart())
+                with self._guard.handling("reports"):
+                    self._on_report(self._sockets.reports.recv_multipart())
             if self._sockets.signals in ready:
-                self._on_signal(self._sockets.signals.recv_multipart())
+                with self._guard.handling("signals"):
+                    self._on_signal(self._sockets.signals.recv_multipart(copy=False))
             if self._sockets.control in ready:
-                self._on_control(self._sockets.control.recv_multipart())
+                with self._guard.handling("control"):
+                    self._on_control(self._sockets.control.recv_multipart(copy=False))
             if time.monotonic() >= next_housekeeping:
                 self._housekeep()
                 next_housekeeping = time.monotonic() + HOUSEKEEPING_S
@@ -334,17 +349,20 @@ class Executor:
 
     # --- sockets --------------------------------------------------------------------------------
 
-    def _on_signal(self, frames: list[bytes]) -> None:
+    def _on_signal(self, received: list[zmq.Frame]) -> None:
         try:
-            if len(frames) != 1:
-                raise DecodeError(f"expected one frame, got {len(frames)}")
-            signal = decode(frames[0])
+            if len(received) != 1:
+                raise DecodeError(f"expected one frame, got {len(received)}")
+            payload = received[0].bytes
+            signal = decode(payload)
             if not isinstance(signal, Signal):
                 raise DecodeError(f"expected a Signal, got {type(signal).__name__}")
         except DecodeError as bad:
             self._malformed("signals", bad)
             return
-        self._accept(signal, frames[0])
+        if self._signal_gate.check(received, signal) is not None:
+            return  # counted and logged by the gate: a forged signal never reaches the journal
+        self._accept(signal, payload)
 
     def _accept(self, signal: Signal, payload: bytes | None = None) -> None:
         self._metrics.signals_received.inc()
@@ -409,7 +427,8 @@ class Executor:
             # Entries held until the gateway was first heard, exits until the broker is back.
             self._desk.sweep()
 
-    def _on_control(self, frames: list[bytes]) -> None:
+    def _on_control(self, received: list[zmq.Frame]) -> None:
+        frames = [frame.bytes for frame in received]
         try:
             identity, request = read_request(frames)
         except DecodeError as bad:
@@ -417,7 +436,12 @@ class Executor:
             if isinstance(bad, InvalidRequest):  # answered INVALID naming the field
                 self._sockets.control.send_multipart(bad.frames)
             return
-        self._sockets.control.send_multipart(reply_frames(identity, self._control.answer(request)))
+        refused = self._control_gate.check(received, request.body)
+        if refused is not None:
+            reply = forbidden(request, refused)
+        else:
+            reply = self._control.answer(request)
+        self._sockets.control.send_multipart(reply_frames(identity, reply))
 
     def _malformed(self, socket: str, problem: DecodeError) -> None:
         self._metrics.malformed_frames.labels(socket=socket).inc()

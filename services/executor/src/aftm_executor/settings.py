@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from aftm.domain.limits import INT64_MAX, MAX_MARKET_ORDER_QUANTITY, check_account
 from aftm.errors import InvalidInput
+from aftm.security.settings import KeySettings
 from aftm.settings import check_endpoint, check_log_level
 
 
-class ExecutorSettings(BaseSettings):
+class ExecutorSettings(KeySettings):
     model_config = SettingsConfigDict(env_prefix="AFTM_EXECUTOR_", env_file=".env", extra="ignore")
 
     signal_bind: str = "tcp://127.0.0.1:5558"

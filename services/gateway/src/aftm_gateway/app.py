@@ -14,6 +14,9 @@ from pydantic import SecretStr
 from aftm.lifecycle import stop_on_signals
 from aftm.log import configure
 from aftm.metrics import MetricsServer
+from aftm.security.keys import KeyFileError
+from aftm.security.roles import BoundSocket, Role
+from aftm.security.settings import security_from
 from aftm.settings import EXIT_BAD_SETTINGS, load
 from aftm.tickfile import TickFileError
 from aftm.wire.sockets import make_socket
@@ -77,6 +80,9 @@ def main() -> int:
             message = f"{PROGRAM}: invalid setting AFTM_GATEWAY_REPLAY_FILE: {bad_file}"
             print(message, file=sys.stderr)  # noqa: T201
             return EXIT_BAD_SETTINGS
+        except KeyFileError as bad_key:
+            print(f"{PROGRAM}: AFTM_GATEWAY_KEYS_DIR: {bad_key}", file=sys.stderr)  # noqa: T201
+            return EXIT_BAD_SETTINGS
         except (zmq.ZMQError, OSError, sqlite3.Error, VendorLoadError) as failure:
             logger.error("gateway could not start error={}", failure)
             return EXIT_START_FAILED
@@ -96,24 +102,37 @@ def assemble(settings: GatewaySettings, resources: ExitStack) -> GatewayService:
     resources.callback(journal.close)
     fills = FillLedger(settings.fills_path)
     resources.callback(fills.close)
+    metrics = GatewayMetrics(CollectorRegistry())
+    security = security_from(settings, Role.GATEWAY, metrics.security.refused)
+    metrics.security.insecure.set(0 if security.secure else 1)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     resources.callback(context.destroy, linger=0)
-    pub = make_socket(context, zmq.PUB, bind=settings.pub_bind)
-    router = make_socket(context, zmq.ROUTER, bind=settings.router_bind)
-    metrics = GatewayMetrics(CollectorRegistry())
+    security.start(context)
+    resources.callback(security.stop)
+    pub = make_socket(
+        context, zmq.PUB, bind=settings.pub_bind, setup=security.server(BoundSocket.GATEWAY_PUB)
+    )
+    router = make_socket(
+        context,
+        zmq.ROUTER,
+        bind=settings.router_bind,
+        setup=security.server(BoundSocket.GATEWAY_ROUTER),
+    )
     loop_config = LoopConfig(
         heartbeat_s=settings.heartbeat_s,
         health_event_age_s=settings.health_event_age_s,
         drop_replies=settings.fault_drop_replies,
     )
-    service = GatewayService(broker, journal, fills, pub, router, metrics, loop_config)
+    gate = security.gate(BoundSocket.GATEWAY_ROUTER)
+    service = GatewayService(broker, journal, fills, pub, router, metrics, loop_config, gate)
     server = MetricsServer(
         settings.metrics_host, settings.metrics_port, metrics.registry, service.health
     ).start()
     resources.callback(server.stop)
     logger.info(
-        "gateway started broker={} pub={} router={} metrics={}:{}",
+        "gateway started broker={} curve={} pub={} router={} metrics={}:{}",
         broker.name,
+        "on" if security.secure else "OFF",
         settings.pub_bind,
         settings.router_bind,
         settings.metrics_host,

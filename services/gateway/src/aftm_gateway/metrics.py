@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
 from aftm.metrics import latency_histogram
+from aftm.security.metrics import SecurityMetrics
 from aftm.wire.protocol import Future, OrderSnapshot
 from aftm_gateway.broker import Broker, BrokerEvent
 
@@ -39,6 +40,13 @@ class GatewayMetrics:
             ["socket"],
             registry=registry,
         )
+        self.message_failures = Counter(
+            "aftm_gateway_message_failures_total",
+            "Messages dropped because handling them failed unexpectedly (logged once per kind)",
+            ["socket"],
+            registry=registry,
+        )
+        self.security = SecurityMetrics("gateway", registry)
         self.broker_event_age = Gauge(
             "aftm_gateway_broker_event_age_seconds",
             "Seconds since the broker last delivered anything (tick or order event)",

@@ -18,6 +18,9 @@ from loguru import logger
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.errors import AftmError, DecodeError
+from aftm.guard import MessageGuard
+from aftm.security.curve import Gate, RefusalLog
+from aftm.security.roles import BoundSocket
 from aftm.wire.codec import encode
 from aftm.wire.protocol import (
     FILL_TOPIC,
@@ -28,7 +31,7 @@ from aftm.wire.protocol import (
     OrderUpdated,
     tick_topic,
 )
-from aftm.wire.sockets import InvalidRequest, read_request, reply_frames
+from aftm.wire.sockets import InvalidRequest, forbidden, read_request, reply_frames
 from aftm_gateway.alarms import ReportAlarms
 from aftm_gateway.broker import Broker, BrokerEvent, DuplicateOrder
 from aftm_gateway.desk import OrderDesk
@@ -59,7 +62,13 @@ class GatewayService:
         router: zmq.Socket[bytes],
         metrics: GatewayMetrics,
         config: LoopConfig,
+        gate: Gate | None = None,
     ) -> None:
+        # Without a gate (tests wiring sockets by hand) every peer passes, as with plain TCP.
+        self._gate = gate or Gate(BoundSocket.GATEWAY_ROUTER, RefusalLog(), secure=False)
+        self._guard = MessageGuard(
+            lambda socket: metrics.message_failures.labels(socket=socket).inc()
+        )
         self._broker = TimedBroker(broker, metrics.broker_call_duration)
         self._journal = journal
         self._pub = pub
@@ -136,14 +145,16 @@ class GatewayService:
         """
         for _ in range(MAX_BURST):
             try:
-                frames = self._router.recv_multipart(zmq.NOBLOCK)
+                frames = self._router.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 break
-            self._serve(frames)
+            with self._guard.handling("router"):
+                self._serve(frames)
         self._handler.after_reply()
         self._note_session()
 
-    def _serve(self, frames: list[bytes]) -> None:
+    def _serve(self, received: list[zmq.Frame]) -> None:
+        frames = [frame.bytes for frame in received]
         try:
             identity, request = read_request(frames)
         except DecodeError as bad:
@@ -151,6 +162,10 @@ class GatewayService:
             logger.warning("frame dropped socket=router frames={} error={}", len(frames), bad)
             if isinstance(bad, InvalidRequest):  # answered INVALID naming the field
                 self._router.send_multipart(bad.frames)
+            return
+        refused = self._gate.check(received, request.body)
+        if refused is not None:
+            self._router.send_multipart(reply_frames(identity, forbidden(request, refused)))
             return
         reply = self._handler.answer(request, time.time_ns())
         if isinstance(request.body, PlaceOrder) and self._drops_left > 0:

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from aftm.domain.limits import MAX_ORDER_QUANTITY, MAX_PRICE, MIN_PRICE, check_account
 from aftm.domain.products import DEFAULT_SYMBOLS, product_of
 from aftm.errors import InvalidInput
+from aftm.security.settings import KeySettings
 from aftm.settings import check_endpoint, check_log_level
 
 SIMULATED_BROKERS = ("sim", "replay")
@@ -26,7 +27,7 @@ Names = Annotated[tuple[str, ...], NoDecode]
 PositiveRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(KeySettings):
     model_config = SettingsConfigDict(env_prefix="AFTM_GATEWAY_", env_file=".env", extra="ignore")
 
     broker: Literal["sim", "replay", "pfcf"] = "sim"

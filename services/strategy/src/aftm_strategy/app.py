@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 import threading
 from contextlib import ExitStack
 
@@ -14,7 +15,10 @@ from aftm.errors import AftmError
 from aftm.lifecycle import stop_on_signals
 from aftm.log import configure
 from aftm.metrics import MetricsServer
-from aftm.settings import load
+from aftm.security.keys import KeyFileError
+from aftm.security.roles import BoundSocket, Role
+from aftm.security.settings import security_from
+from aftm.settings import EXIT_BAD_SETTINGS, load
 from aftm.wire.protocol import HEARTBEAT_TOPIC, TICK_TOPIC
 from aftm.wire.sockets import make_socket
 from aftm_strategy.service import StrategyService
@@ -34,6 +38,9 @@ def main() -> int:
     stop = stop_on_signals()
     try:
         serve(settings, stop)
+    except KeyFileError as bad_key:
+        print(f"{PROGRAM}: AFTM_STRATEGY_KEYS_DIR: {bad_key}", file=sys.stderr)  # noqa: T201
+        return EXIT_BAD_SETTINGS
     except (AftmError, sqlite3.Error, zmq.ZMQError, OSError) as failure:
         logger.error("strategy failed error_type={} error={}", type(failure).__name__, failure)
         return EXIT_FAILED
@@ -46,26 +53,38 @@ def serve(settings: StrategySettings, stop: threading.Event) -> None:
     with ExitStack() as resources:
         store = StrategyStore.open(settings.store_path)
         resources.callback(store.close)
+        registry = CollectorRegistry()
+        telemetry = StrategyMetrics(registry)
+        security = security_from(settings, Role.STRATEGY, telemetry.security.refused)
+        telemetry.security.insecure.set(0 if security.secure else 1)
         context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         resources.callback(context.destroy, 0)  # closes the sockets too
+        security.start(context)
+        resources.callback(security.stop)  # before the context is destroyed
         ticks = make_socket(
             context,
             zmq.SUB,
             connect=settings.tick_connect,
             subscribe=(TICK_TOPIC, HEARTBEAT_TOPIC),
+            setup=security.client(Role.GATEWAY),
         )
-        signals = make_socket(context, zmq.PUSH)
+        signals = make_socket(context, zmq.PUSH, setup=security.client(Role.EXECUTOR))
         signals.setsockopt(zmq.SNDHWM, SIGNAL_SEND_HWM)
         signals.connect(settings.signal_connect)
-        control = make_socket(context, zmq.ROUTER, bind=settings.control_bind)
-        registry = CollectorRegistry()
+        control = make_socket(
+            context,
+            zmq.ROUTER,
+            bind=settings.control_bind,
+            setup=security.server(BoundSocket.STRATEGY_CONTROL),
+        )
         service = StrategyService(
             store=store,
             ticks=ticks,
             signals=signals,
             control=control,
-            metrics=StrategyMetrics(registry),
+            metrics=telemetry,
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
+            gate=security.gate(BoundSocket.STRATEGY_CONTROL),
         )
         metrics = MetricsServer(
             settings.metrics_host, settings.metrics_port, registry, service.health
@@ -73,7 +92,9 @@ def serve(settings: StrategySettings, stop: threading.Event) -> None:
         metrics.start()
         resources.callback(metrics.stop)  # only once started: shutdown() waits for the loop
         logger.info(
-            "sockets opened tick_connect={} signal_connect={} control_bind={} metrics_port={}",
+            "sockets opened curve={} tick_connect={} signal_connect={} control_bind={}"
+            " metrics_port={}",
+            "on" if security.secure else "OFF",
             settings.tick_connect,
             settings.signal_connect,
             settings.control_bind,

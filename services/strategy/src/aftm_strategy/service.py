@@ -34,6 +34,9 @@ from aftm.domain.limits import INT64_MAX
 from aftm.domain.market import Tick
 from aftm.domain.signals import Signal
 from aftm.errors import DecodeError, InvalidInput
+from aftm.guard import MessageGuard
+from aftm.security.curve import Gate, RefusalLog
+from aftm.security.roles import BoundSocket
 from aftm.wire.codec import decode
 from aftm.wire.protocol import (
     HEARTBEAT_TOPIC,
@@ -54,7 +57,7 @@ from aftm.wire.protocol import (
     SignalList,
     tick_topic,
 )
-from aftm.wire.sockets import InvalidRequest, error, ok, read_request, reply_frames
+from aftm.wire.sockets import InvalidRequest, error, forbidden, ok, read_request, reply_frames
 from aftm_strategy.engine import ConditionEngine
 from aftm_strategy.store import StrategyStore
 from aftm_strategy.telemetry import StrategyMetrics
@@ -73,7 +76,13 @@ class StrategyService:
         control: zmq.Socket[bytes],
         metrics: StrategyMetrics,
         heartbeat_timeout_s: float,
+        gate: Gate | None = None,
     ) -> None:
+        # Without a gate (tests wiring sockets by hand) every peer passes, as with plain TCP.
+        self._gate = gate or Gate(BoundSocket.STRATEGY_CONTROL, RefusalLog(), secure=False)
+        self._guard = MessageGuard(
+            lambda socket: metrics.message_failures.labels(socket=socket).inc()
+        )
         self._store = store
         self._ticks, self._signals, self._control = ticks, signals, control
         self._metrics = metrics
@@ -101,9 +110,11 @@ class StrategyService:
             poller.register(self._signals, zmq.POLLOUT if self._outbox else 0)
             ready = dict(poller.poll(POLL_TIMEOUT_MS))
             if self._ticks in ready:
-                self._on_published(self._ticks.recv_multipart())
+                with self._guard.handling("ticks"):
+                    self._on_published(self._ticks.recv_multipart())
             if self._control in ready:
-                self._on_control(self._control.recv_multipart())
+                with self._guard.handling("control"):
+                    self._on_control(self._control.recv_multipart(copy=False))
             if self._signals in ready:
                 self._flush()
             if self._unsaved and time.monotonic() >= self._save_due:
@@ -246,7 +257,8 @@ class StrategyService:
 
     # --- control ----------------------------------------------------------------------------
 
-    def _on_control(self, frames: list[bytes]) -> None:
+    def _on_control(self, received: list[zmq.Frame]) -> None:
+        frames = [frame.bytes for frame in received]
         try:
             identity, request = read_request(frames)
         except DecodeError as problem:
@@ -254,12 +266,10 @@ class StrategyService:
             if isinstance(problem, InvalidRequest):  # answered INVALID naming the field
                 self._control.send_multipart(problem.frames)
             return
-        reply = self._answer(request)
-        try:
-            out = reply_frames(identity, reply)
-        except ValueError as too_big:  # e.g. a signal list over the frame size limit
-            out = reply_frames(identity, error(request, ErrorCode.UNAVAILABLE, str(too_big)))
-        self._control.send_multipart(out)
+        refused = self._gate.check(received, request.body)
+        reply = forbidden(request, refused) if refused is not None else self._answer(request)
+        # reply_frames answers UNAVAILABLE when a reply cannot be framed (say, over the limit).
+        self._control.send_multipart(reply_frames(identity, reply))
 
     def _answer(self, request: Request) -> Reply:
         body = request.body

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from aftm.security.settings import KeySettings
 from aftm.settings import check_endpoint, check_log_level
 
 
-class StrategySettings(BaseSettings):
+class StrategySettings(KeySettings):
     model_config = SettingsConfigDict(env_prefix="AFTM_STRATEGY_", env_file=".env", extra="ignore")
 
     tick_connect: str = "tcp://127.0.0.1:5555"  # the gateway's PUB

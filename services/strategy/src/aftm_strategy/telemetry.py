@@ -7,6 +7,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from aftm.domain.conditions import Stage
 from aftm.domain.signals import SignalKind
 from aftm.metrics import latency_histogram
+from aftm.security.metrics import SecurityMetrics
 
 SOCKETS = ("ticks", "control")  # label values of aftm_strategy_malformed_frames_total
 
@@ -34,6 +35,13 @@ class StrategyMetrics:
             ["socket"],
             registry=registry,
         )
+        self.message_failures = Counter(
+            "aftm_strategy_message_failures_total",
+            "Messages dropped because handling them failed unexpectedly (logged once per kind).",
+            ["socket"],
+            registry=registry,
+        )
+        self.security = SecurityMetrics("strategy", registry)
         self.signals = Counter(
             "aftm_strategy_signals_total",
             "Signals emitted (committed to the store).",
