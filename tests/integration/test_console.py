@@ -49,7 +49,8 @@ def aftm(
 
 def _base_env() -> dict[str, str]:
     """The test's environment without any AFTM_* a developer may have set."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("AFTM_")}
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("AFTM_")}
+    return {**plain, "AFTM_CONSOLE_INSECURE": "true"}  # its services run without keys
 
 
 def parsed(result: subprocess.CompletedProcess[str]) -> object:

@@ -47,7 +47,8 @@ def run_env() -> dict[str, str]:
 
 
 def console_env(env: Mapping[str, str]) -> dict[str, str]:
-    """What a second `aftm` needs to reach the run's services."""
+    """What a second `aftm` needs to reach the run's services (the run's throw-away keys are
+    in its environment already: see start_run)."""
     return {
         **env,
         "AFTM_CONSOLE_GATEWAY_CONNECT": env["AFTM_GATEWAY_ROUTER_BIND"],
@@ -100,6 +101,9 @@ def start_run(tmp_path: Path) -> Iterator[StartRun]:
 
     def start(*args: str, env: dict[str, str] | None = None) -> Run:
         environment = env if env is not None else run_env()
+        # Where `aftm run` puts its throw-away keys, for a second `aftm` (console_env).
+        environment["AFTM_CONSOLE_KEYS_DIR"] = str(tmp_path / "state" / "keys")
+        environment["AFTM_CONSOLE_INSECURE"] = "false"
         out, err = tmp_path / "run.out", tmp_path / "run.err"
         with out.open("wb") as stdout, err.open("wb") as stderr:
             process = subprocess.Popen(
@@ -206,7 +210,7 @@ def test_a_child_that_dies_stops_the_others(start_run: StartRun) -> None:
     assert_all_gone(pids)
 
 
-def test_a_gateway_that_cannot_start_is_reported(start_run: StartRun) -> None:
+def test_a_taken_port_is_refused_before_anything_starts(start_run: StartRun) -> None:
     env = run_env()
     port = int(env["AFTM_GATEWAY_ROUTER_BIND"].rpartition(":")[2])
     with socket.socket() as taken:
@@ -215,11 +219,22 @@ def test_a_gateway_that_cannot_start_is_reported(start_run: StartRun) -> None:
         taken.listen()
         run = start_run("--no-view", env=env)
 
-        assert run.finish(timeout_s=40) == 1
+        assert run.finish(timeout_s=40) == 2
+    assert run.child_pids() == {}  # nothing was started, so nothing talks to another instance
+    errors = run.errors()
+    assert f"port {port} on 127.0.0.1 (AFTM_GATEWAY_ROUTER_BIND) is taken" in errors
+    assert "Traceback" not in errors
+
+
+def test_a_gateway_that_cannot_start_is_reported(start_run: StartRun) -> None:
+    env = {**run_env(), "AFTM_GATEWAY_SIM_START_PRICE": "0"}
+    run = start_run("--no-view", env=env)
+
+    assert run.finish(timeout_s=40) == 1
     pids = run.child_pids()
     assert set(pids) == {"gateway"}  # nothing else was started
     errors = run.errors()
-    assert "the gateway exited with code 1 while starting" in errors
-    assert "Address already in use" in errors  # the tail of its log says why
+    assert "the gateway exited with code 2 while starting" in errors
+    assert "AFTM_GATEWAY_SIM_START_PRICE" in errors  # the tail of its log says why
     assert "Traceback" not in errors
     assert_all_gone(pids)

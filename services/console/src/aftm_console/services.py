@@ -8,11 +8,15 @@ only under its one client order id, which the gateway deduplicates.
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 
 import zmq
 
+from aftm.security.roles import Role
+from aftm.security.transport import Curve
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
+from aftm.wire.sockets import SocketSetup
 from aftm_console.errors import ServiceDown, ServiceRefused
 from aftm_console.settings import ConsoleSettings
 
@@ -33,6 +37,7 @@ class Services:
         self.settings = settings
         self.context: Context = zmq.Context()
         self._clients: dict[Service, ReliableClient] = {}
+        self._curve: Curve | None = None
 
     def __enter__(self) -> Services:
         return self
@@ -77,11 +82,24 @@ class Services:
         self._clients.clear()
         self.context.term()
 
+    def setup(self, server: Role) -> SocketSetup | None:
+        """CURVE client options for a socket to `server`; None when the insecure switch is
+        set. KeyFileError (exit 2, naming the file) when the console's keys are missing."""
+        if self.settings.insecure:
+            return None
+        if self._curve is None:
+            folder = self.settings.keys_dir or Path("var/keys")
+            self._curve = Curve.load(folder, Role.CONSOLE)
+        return self._curve.client(server)
+
     def _client(self, service: Service) -> ReliableClient:
         client = self._clients.get(service)
         if client is None:
             client = ReliableClient(
-                self.context, self.endpoint(service), timeout_ms=self.settings.timeout_ms
+                self.context,
+                self.endpoint(service),
+                timeout_ms=self.settings.timeout_ms,
+                setup=self.setup(Role(str(service))),
             )
             self._clients[service] = client
         return client

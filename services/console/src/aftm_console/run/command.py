@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from aftm.security import keys
 from aftm.settings import load
 from aftm_console.commands.accounts import list_accounts, selected_account, use_account
 from aftm_console.commands.common import PROGRAM
@@ -29,7 +31,14 @@ from aftm_console.parsing import Subparsers
 from aftm_console.render import say, warn
 from aftm_console.run.children import Child, stop_all, wait_healthy
 from aftm_console.run.live import LiveLoop, LiveOptions
-from aftm_console.run.wiring import CHILDREN, child_env, console_overrides, health_address
+from aftm_console.run.ports import taken_ports
+from aftm_console.run.wiring import (
+    CHILDREN,
+    child_env,
+    console_overrides,
+    health_address,
+    keyed,
+)
 from aftm_console.services import Services
 from aftm_console.settings import ConsoleSettings
 
@@ -39,6 +48,7 @@ EXIT_CANNOT_RUN = 2
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 5.0
 DEFAULT_STATE_DIR = Path("var/run")
+KEYS_FOLDER = "keys"  # in the state folder: this run's throw-away keys
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -81,6 +91,14 @@ def run_all(settings: ConsoleSettings, options: RunOptions) -> int:
         warn(f"aftm run needs these packages installed: {', '.join(missing)}")
         return EXIT_CANNOT_RUN
     env = dict(os.environ)
+    taken = taken_ports(env)
+    if taken:
+        warn(
+            f"aftm run cannot start: {'; '.join(taken)}. Is another aftm run or the compose"
+            " stack running? Stop it, or move the ports with AFTM_<SERVICE>_*_BIND and"
+            " AFTM_<SERVICE>_METRICS_PORT."
+        )
+        return EXIT_CANNOT_RUN
     settings = settings.model_copy(update=console_overrides(env))
     children = [
         Child(spec, options.state_dir / f"{spec.name}.log", health_address(env, spec))
@@ -88,9 +106,12 @@ def run_all(settings: ConsoleSettings, options: RunOptions) -> int:
     ]
     options.state_dir.mkdir(parents=True, exist_ok=True)
     say(f"aftm run: state files and logs in {options.state_dir}/")
-    with _stop_signals() as stop:
+    with _stop_signals() as stop, _throw_away_keys(options.state_dir) as keys_dir:
+        # Every run is CURVE-secured with keys made for it and deleted after it: nothing
+        # else on this host can drive these services, and no key outlives the run.
+        settings = settings.model_copy(update={"keys_dir": keys_dir, "insecure": False})
         try:
-            if not _start(children, child_env(env, options.state_dir), stop):
+            if not _start(children, keyed(child_env(env, options.state_dir), keys_dir), stop):
                 return EXIT_FAILED
             if stop.is_set():
                 return EXIT_OK
@@ -149,6 +170,21 @@ def _stop(children: list[Child]) -> None:
     if running:
         say("stopped")
     sys.stdout.flush()
+
+
+@contextmanager
+def _throw_away_keys(state_dir: Path) -> Iterator[Path]:
+    """A key pair per role in `<state dir>/keys` (0700), removed when the run ends. Keys left
+    by a run that was killed are replaced: its services are gone, so nothing trusts them."""
+    folder = state_dir / KEYS_FOLDER
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        keys.create(folder)
+        say(f"CURVE keys for this run in {folder}/; another console reaches the run with:")
+        say(f"  AFTM_CONSOLE_KEYS_DIR={folder} aftm status")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

@@ -18,6 +18,7 @@ import zmq
 
 from aftm.domain.market import Tick
 from aftm.errors import AftmError, DecodeError
+from aftm.security.roles import Role
 from aftm.wire.codec import decode
 from aftm.wire.protocol import (
     TICK_TOPIC,
@@ -92,6 +93,7 @@ class LiveLoop:
             zmq.SUB,
             connect=self._services.settings.gateway_pub_connect,
             subscribe=(TICK_TOPIC,),
+            setup=self._services.setup(Role.GATEWAY),
         )
         try:
             return self._loop(ticks)

@@ -73,6 +73,15 @@ def child_env(base: Mapping[str, str], state_dir: Path) -> dict[str, str]:
     return env
 
 
+def keyed(env: Mapping[str, str], keys_dir: Path) -> dict[str, str]:
+    """`env` with every child on CURVE keys from `keys_dir`, whatever INSECURE said."""
+    keys = {}
+    for spec in CHILDREN:
+        keys[spec.prefix + "KEYS_DIR"] = str(keys_dir)
+        keys[spec.prefix + "INSECURE"] = "false"
+    return {**env, **keys}
+
+
 def linked_connects(env: Mapping[str, str]) -> dict[str, str]:
     """Connect settings derived from bind settings, for those not set explicitly."""
     derived: dict[str, str] = {}
