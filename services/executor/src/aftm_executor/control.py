@@ -16,7 +16,10 @@ from loguru import logger
 from aftm.domain import limits
 from aftm.domain.types import OrderType
 from aftm.errors import InvalidInput
+from aftm.wire.codec import encode
 from aftm.wire.protocol import (
+    MAX_TRADE_PAGE,
+    MAX_TRADE_PAGE_BYTES,
     AccountList,
     ErrorCode,
     ExecutorStatus,
@@ -42,8 +45,6 @@ from aftm_executor.journal import Journal
 from aftm_executor.reconciler import Reconciler
 from aftm_executor.trades import Phase, Trade
 from aftm_executor.views import trade_view
-
-MAX_TRADES_LISTED = 1000
 
 
 class Control:
@@ -82,9 +83,7 @@ class Control:
             closing = self._desk.flatten(symbol)
             return ok(request, TradeList(tuple(self._view(trade) for trade in closing)))
         if isinstance(body, ListTrades):
-            limit = max(1, min(body.limit, MAX_TRADES_LISTED))
-            found = self._journal.recent_trades(limit, open_only=body.open_only)
-            return ok(request, TradeList(tuple(self._view(trade) for trade in found)))
+            return self._list_trades(request, body)
         if isinstance(body, GetExecutorStatus):
             return ok(request, self._status())
         if isinstance(body, Reconcile):
@@ -95,6 +94,43 @@ class Control:
             return ok(request, self._reconciler.last)
         name = type(body).__name__
         return error(request, ErrorCode.BAD_REQUEST, f"{name} is not an executor request")
+
+    def _list_trades(self, request: Request, query: ListTrades) -> Reply:
+        """A page of trades, newest last, going back from the request's cursor; it stops at
+        MAX_TRADE_PAGE_BYTES of encoded views too, as a trade's orders have no fixed count."""
+        try:
+            limits.check_int(query.limit, "limit", minimum=1, maximum=MAX_TRADE_PAGE)
+            # `before_id` is not held to the id limits: a trade stored before them must stay
+            # reachable, and the value only ever goes to SQLite as a parameter.
+            limits.check_int(query.before_ns, "before_ns", minimum=0)
+        except InvalidInput as invalid:
+            return error(request, ErrorCode.INVALID, str(invalid))
+        before = (query.before_ns, query.before_id) if query.before_ns else None
+        # One more than asked tells whether older trades follow.
+        found = self._journal.recent_trades(
+            query.limit + 1, open_only=query.open_only, before=before
+        )
+        more = len(found) > query.limit
+        views: list[TradeView] = []
+        size = 0
+        for trade in reversed(found[-query.limit :]):  # newest first, until the budget is spent
+            view = self._view(trade)
+            size += len(encode(view))
+            if views and size > MAX_TRADE_PAGE_BYTES:
+                more = True
+                break
+            views.append(view)
+        views.reverse()
+        oldest = views[0] if views else None
+        return ok(
+            request,
+            TradeList(
+                tuple(views),
+                oldest.opened_ns if oldest else query.before_ns,
+                oldest.trade_id if oldest else query.before_id,
+                more,
+            ),
+        )
 
     def _select_account(self, request: Request, account: str) -> Reply:
         """Only an account the gateway's broker session knows may receive orders."""

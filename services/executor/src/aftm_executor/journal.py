@@ -189,11 +189,22 @@ class Journal:
         row = self._db.execute("SELECT COUNT(*) FROM trades WHERE unclosed = 1 AND hold != ''")
         return int(row.fetchone()[0])
 
-    def recent_trades(self, limit: int, *, open_only: bool = False) -> list[Trade]:
-        where = "WHERE done = 0" if open_only else ""
+    def recent_trades(
+        self, limit: int, *, open_only: bool = False, before: tuple[int, str] | None = None
+    ) -> list[Trade]:
+        """At most `limit` trades, newest last: the newest of all, or those opened before
+        `before` (opened_ns, trade_id), a page's cursor; the id orders trades opened at one ns.
+        """
+        where = ["done = 0"] if open_only else []
+        values: list[object] = []
+        if before is not None:
+            where.append("(opened_ns < ? OR (opened_ns = ? AND trade_id < ?))")
+            values += [before[0], before[0], before[1]]
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self._db.execute(
-            f"SELECT trade_id FROM trades {where} ORDER BY opened_ns DESC LIMIT ?",  # noqa: S608
-            (limit,),
+            f"SELECT trade_id FROM trades {clause}"  # noqa: S608 - constant text
+            " ORDER BY opened_ns DESC, trade_id DESC LIMIT ?",
+            (*values, limit),
         ).fetchall()
         found = [self.trade(trade_id) for (trade_id,) in reversed(rows)]
         return [trade for trade in found if trade is not None]

@@ -70,7 +70,7 @@ class RequestHandler:
             PlaceOrder: self._place,
             p.CancelOrder: lambda body, now: self._desk.cancel(_id(body.client_order_id)),
             p.QueryOrder: lambda body, now: self._desk.query(_id(body.client_order_id)),
-            p.ListOrders: lambda body, now: p.OrderList(self._broker.orders()),
+            p.ListOrders: self._list_orders,
             p.ListPositions: self._positions,
             p.ListFills: self._list_fills,
             p.ListAccounts: lambda body, now: p.AccountList(self._broker.accounts()),
@@ -169,12 +169,19 @@ class RequestHandler:
             tuple(position for account in accounts for position in self._broker.positions(account))
         )
 
+    def _list_orders(self, body: p.ListOrders, now_ns: int) -> p.OrderList:
+        """A page of the broker's order list: positions in it are the cursor, as the broker
+        lists a session's orders oldest first and only adds to the list."""
+        check_page(body.after, body.limit, p.MAX_ORDER_PAGE)
+        listed = self._broker.orders()
+        page = listed[body.after : body.after + body.limit]
+        last = body.after + len(page)
+        return p.OrderList(page, last, more=last < len(listed))
+
     def _list_fills(self, body: p.ListFills, now_ns: int) -> p.FillList:
         """A page of the fill ledger; once the client has caught up with the ledger, what the
         broker lists now is merged in first, so a fill nobody heard is found (fill_ledger.py)."""
-        if not 1 <= body.limit <= p.MAX_FILL_PAGE:
-            raise InvalidInput("limit", f"must be within 1..{p.MAX_FILL_PAGE}")
-        check_int(body.after, "after", minimum=0)  # a fill ledger cursor, as SQLite holds it
+        check_page(body.after, body.limit, p.MAX_FILL_PAGE)
         if self._broker.is_logged_in and self._fills.caught_up(body.after):
             # Re-reading the whole day's fills at every reconciliation stalled this loop for
             # tens of ms; fills stamped well before the newest one learned are in already.
@@ -195,6 +202,12 @@ class RequestHandler:
         self._broker.unregister(check_symbol(body.symbol))
         logger.info("item unregistered symbol={}", body.symbol)
         return p.FutureList(self._broker.futures())
+
+
+def check_page(after: int, limit: int, most: int) -> None:
+    """InvalidInput naming the field for a cursor or page size a list request cannot have."""
+    check_int(limit, "limit", minimum=1, maximum=most)
+    check_int(after, "after", minimum=0)  # a cursor, as SQLite holds one
 
 
 def _id(client_order_id: str) -> str:

@@ -40,6 +40,7 @@ from aftm.security.roles import BoundSocket
 from aftm.wire.codec import decode
 from aftm.wire.protocol import (
     HEARTBEAT_TOPIC,
+    MAX_CONDITION_PAGE,
     MAX_SIGNAL_ID_PAGE,
     MAX_SIGNAL_PAGE,
     AddCondition,
@@ -88,6 +89,7 @@ class StrategyService:
         self._metrics = metrics
         self._heartbeat_timeout_s = heartbeat_timeout_s
         self._engine = ConditionEngine(store.conditions())
+        metrics.quarantined.set(store.quarantined)
         self._stages: dict[str, Stage] = {}
         for condition in self._engine.conditions():
             self._count_stage(condition)
@@ -278,7 +280,7 @@ class StrategyService:
         if isinstance(body, RemoveCondition):
             return self._remove(request, body.condition_id)
         if isinstance(body, ListConditions):
-            return ok(request, ConditionList(tuple(self._engine.conditions())))
+            return self._list_conditions(request, body)
         if isinstance(body, ListSignals):
             return self._list_signals(request, body)
         if isinstance(body, ListSignalIds):
@@ -288,6 +290,19 @@ class StrategyService:
         name = type(body).__name__
         logger.warning("control request refused request={} reason=unsupported", name)
         return error(request, ErrorCode.BAD_REQUEST, f"the strategy does not serve {name}")
+
+    def _list_conditions(self, request: Request, query: ListConditions) -> Reply:
+        """A page in creation order (the store's positions are the cursor), each condition as
+        the engine holds it now: a stage not saved yet is shown too."""
+        try:
+            limits.check_int(query.limit, "limit", minimum=1, maximum=MAX_CONDITION_PAGE)
+            limits.check_int(query.after, "after", minimum=0)
+        except InvalidInput as invalid:
+            return error(request, ErrorCode.INVALID, str(invalid))
+        page, more = self._store.condition_ids(query.after, query.limit)
+        listed = tuple(found for _, cid in page if (found := self._engine.get(cid)) is not None)
+        last = page[-1][0] if page else query.after
+        return ok(request, ConditionList(listed, last, more, self._store.quarantined))
 
     def _list_signals(self, request: Request, query: ListSignals) -> Reply:
         if not 0 <= query.after <= INT64_MAX or not 1 <= query.limit <= MAX_SIGNAL_PAGE:

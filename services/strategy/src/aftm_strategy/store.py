@@ -8,6 +8,8 @@ signal is on record for the executor's ListSignals resync.
 
 Conditions and signals are stored as codec frames: the same bytes the wire carries, checked by
 the same decoder when read back. The stage is also kept as a column for people reading the file.
+A stored frame the decoder refuses is moved to the quarantine table when the store opens (see
+aftm.quarantine), so that one bad row cannot stop the strategy at every start.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
 
+from aftm import quarantine
 from aftm.domain.conditions import Condition
 from aftm.domain.signals import Signal
 from aftm.errors import AftmError, DecodeError, InvalidInput
@@ -66,6 +69,7 @@ class StrategyStore:
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self._quarantined = 0
         self._checkpoints = checkpoint_in_background(connection)  # off the loop: see aftm.wal
 
     @classmethod
@@ -80,6 +84,7 @@ class StrategyStore:
             connection.execute("PRAGMA synchronous=NORMAL")
             store = cls(connection)
             store._migrate()
+            store._quarantine_unreadable()
         except BaseException:
             connection.close()
             raise
@@ -89,10 +94,26 @@ class StrategyStore:
         self._checkpoints.stop()
         self._db.close()
 
+    @property
+    def quarantined(self) -> int:
+        """Rows in the quarantine table: records this store could not read."""
+        return self._quarantined
+
     def conditions(self) -> list[Condition]:
         """Every stored condition, in creation order, in its last committed state."""
         rows = self._db.execute("SELECT id, frame FROM conditions ORDER BY position")
         return [_read(Condition, row_id, frame) for row_id, frame in rows]
+
+    def condition_ids(self, after: int, limit: int) -> tuple[list[tuple[int, str]], bool]:
+        """(position, id) of at most `limit` conditions after store position `after`, in
+        creation order, and whether more follow."""
+        rows = self._db.execute(
+            "SELECT position, id FROM conditions WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit + 1),
+        ).fetchall()
+        return [(int(position), str(row_id)) for position, row_id in rows[:limit]], len(
+            rows
+        ) > limit
 
     def add(self, condition: Condition) -> None:
         with transaction(self._db):
@@ -154,6 +175,25 @@ class StrategyStore:
             self._db.executemany(_INSERT_SIGNAL, frames)
         return [frame for *_, frame in frames]
 
+    def _quarantine_unreadable(self) -> None:
+        """Move every condition and signal whose frame does not read back as one (or holds
+        another id than its row's) to the quarantine table."""
+        self._db.executescript(quarantine.SCHEMA)
+        # Each table's columns, id first and frame last.
+        kinds: tuple[tuple[str, str, type[object]], ...] = (
+            ("conditions", "id, position, stage, frame", Condition),
+            ("signals", "id, position, condition_id, ts_ns, frame", Signal),
+        )
+        for table, columns, kind in kinds:
+            rows = self._db.execute(f"SELECT {columns} FROM {table}").fetchall()  # noqa: S608
+            bad = [(row, why) for row in rows if (why := _unreadable(kind, row[0], row[-1]))]
+            if bad:
+                with transaction(self._db):
+                    for row, why in bad:
+                        quarantine.quarantine(self._db, table, row, why)
+                        self._db.execute(f"DELETE FROM {table} WHERE id = ?", (row[0],))  # noqa: S608
+        self._quarantined = quarantine.count(self._db)
+
     def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version == SCHEMA_VERSION:
@@ -167,6 +207,19 @@ class StrategyStore:
                 if statement.strip():
                     self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _unreadable(kind: type[object], row_id: object, frame: object) -> str:
+    """Why a stored row cannot be used as a `kind`; empty when it can."""
+    if not isinstance(frame, bytes):
+        return f"frame is {type(frame).__name__}, not a blob"
+    try:
+        value = _read(kind, str(row_id), frame)
+    except StoreError as error:
+        return str(error)
+    if getattr(value, "id", None) != row_id:
+        return f"row {row_id!r} holds {kind.__name__} {getattr(value, 'id', None)!r}"
+    return ""
 
 
 def _read(kind: type[T], row_id: str, frame: bytes) -> T:

@@ -61,6 +61,11 @@ class StrategyMetrics:
         self.conditions = Gauge(
             "aftm_strategy_conditions", "Conditions by stage.", ["stage"], registry=registry
         )
+        self.quarantined = Gauge(
+            "aftm_strategy_quarantined_records",
+            "Stored records the strategy could not read, moved to its store's quarantine table.",
+            registry=registry,
+        )
         self.heartbeat_age = Gauge(
             "aftm_strategy_heartbeat_age_seconds",
             "Seconds since the last gateway heartbeat.",

@@ -85,9 +85,19 @@ class QueryOrder:
     client_order_id: str
 
 
+# An OrderSnapshot encodes to ~300 bytes with every id at its limit and an empty reason, so a
+# page of 1,000 is ~0.3 MiB: the broker's reason texts would need ~4 KB each to reach the cap.
+MAX_ORDER_PAGE = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class ListOrders:
-    pass
+    """The broker's orders after the first `after` of its list (oldest first), at most `limit`
+    (MAX_ORDER_PAGE). The broker's list only grows during a session, so its positions are the
+    cursor; `OrderList.more` says whether to ask again from `last`."""
+
+    after: int = 0
+    limit: int = MAX_ORDER_PAGE
 
 
 MAX_FILL_PAGE = 2000  # fills of ~150 bytes: well under the frame cap
@@ -157,6 +167,8 @@ class OrderSnapshot:
 @dataclass(frozen=True, slots=True)
 class OrderList:
     orders: tuple[OrderSnapshot, ...]
+    last: int = 0  # orders of the broker's list up to the last one listed: the next `after`
+    more: bool = False  # the broker lists orders after `last`
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,14 +239,28 @@ class RemoveCondition:
     condition_id: str
 
 
+# A Condition encodes to ~220 bytes with its id and every number at their limits: a page of
+# 2,000 is ~0.45 MiB, far below the frame cap whatever the conditions hold.
+MAX_CONDITION_PAGE = 2000
+
+
 @dataclass(frozen=True, slots=True)
 class ListConditions:
-    pass
+    """The conditions after store position `after`, in creation order, at most `limit`
+    (MAX_CONDITION_PAGE), each in its current stage."""
+
+    after: int = 0
+    limit: int = MAX_CONDITION_PAGE
 
 
 @dataclass(frozen=True, slots=True)
 class ConditionList:
     conditions: tuple[Condition, ...]
+    last: int = 0  # store position of the last condition listed (`after` when none)
+    more: bool = False  # conditions follow `last`
+    # Stored conditions the strategy could not read at its start, moved aside to its store's
+    # quarantine table instead of stopping it: `aftm status` shows the count.
+    quarantined: int = 0
 
 
 MAX_SIGNAL_PAGE = 5000
@@ -329,10 +355,22 @@ class Flatten:
     symbol: str = ""
 
 
+# A trade's view is ~550 bytes with one order and ~160 more per order, and exit attempts have
+# no fixed count, so the executor also stops a page at MAX_TRADE_PAGE_BYTES of encoded views.
+MAX_TRADE_PAGE = 1000
+MAX_TRADE_PAGE_BYTES = 2 * 1024 * 1024  # half the frame cap: room for the reply around it
+
+
 @dataclass(frozen=True, slots=True)
 class ListTrades:
+    """The newest trades opened before the cursor (`before_ns`, `before_id`; 0 and "": the
+    newest of all), at most `limit` (MAX_TRADE_PAGE), newest last. The next page, older,
+    starts from the reply's `oldest_ns`, `oldest_id`."""
+
     open_only: bool = False
-    limit: int = 200  # the newest trades, newest last
+    limit: int = 200
+    before_ns: int = 0
+    before_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +413,9 @@ class TradeView:
 @dataclass(frozen=True, slots=True)
 class TradeList:
     trades: tuple[TradeView, ...]
+    oldest_ns: int = 0  # the oldest trade listed (opened_ns, trade_id): the next page's cursor
+    oldest_id: str = ""
+    more: bool = False  # older trades follow
 
 
 class ReconcileState(StrEnum):
@@ -436,3 +477,6 @@ class ExecutorStatus:
     signals_rejected: int
     positions: tuple[Position, ...]
     reconciliation: Reconciliation | None = None
+    # Journal rows the executor could not read at its start, moved aside to its journal's
+    # quarantine table instead of stopping it: `aftm status` shows the count.
+    quarantined: int = 0

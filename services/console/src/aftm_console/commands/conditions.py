@@ -12,13 +12,13 @@ from aftm.wire.protocol import (
     AddCondition,
     ConditionList,
     FutureList,
-    ListConditions,
     ListFutures,
     RegisterItem,
     RemoveCondition,
 )
 from aftm_console.commands.common import live, new_condition_id
 from aftm_console.errors import ServiceDown
+from aftm_console.paging import every_condition
 from aftm_console.parsing import Subparsers, add_json_flag
 from aftm_console.render import say, say_json, say_table, warn
 from aftm_console.services import Service, Services
@@ -52,7 +52,7 @@ def add_condition(services: Services, fields: Mapping[str, object]) -> Condition
 
 
 def show_conditions(services: Services, *, as_json: bool = False) -> ConditionList:
-    listed = services.ask(Service.STRATEGY, ListConditions(), ConditionList, retries=1)
+    listed = every_condition(services)
     if as_json:
         say_json([condition_json(c) for c in listed.conditions])
         return listed

@@ -13,16 +13,11 @@ import time
 from aftm.domain import limits
 from aftm.domain.types import OrderType, Side
 from aftm.errors import InvalidInput
-from aftm.wire.protocol import (
-    ErrorCode,
-    ListOrders,
-    ManualOrder,
-    OrderList,
-    TradeView,
-)
+from aftm.wire.protocol import ErrorCode, ManualOrder, OrderList, TradeView
 from aftm_console.commands.common import live, new_client_order_id
 from aftm_console.commands.trades import UNSETTLED_STATES, describe, list_trades, reason
 from aftm_console.errors import ConsoleError, OrderOutcomeUnknown, ServiceDown, ServiceRefused
+from aftm_console.paging import every_order
 from aftm_console.parsing import Subparsers, a_symbol, add_json_flag, at_least_one
 from aftm_console.render import ORDER_HEADERS, order_row, say, say_json, say_table, warn
 from aftm_console.services import Service, Services
@@ -107,7 +102,7 @@ def _report(order_id: str, trade: TradeView) -> None:
 
 
 def show_orders(services: Services, *, as_json: bool = False) -> OrderList:
-    listed = services.ask(GATEWAY, ListOrders(), OrderList, retries=1)
+    listed = OrderList(every_order(services))
     if as_json:
         say_json(listed.orders)
         return listed

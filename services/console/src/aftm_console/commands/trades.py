@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 
-from aftm.wire.protocol import ListTrades, TradeList, TradeView
+from aftm.wire.protocol import TradeList, TradeView
 from aftm_console.commands.common import live
+from aftm_console.paging import newest_trades
 from aftm_console.parsing import Subparsers, add_json_flag, at_least_one
 from aftm_console.render import say_json, say_table
-from aftm_console.services import Service, Services
+from aftm_console.services import Services
 
 DEFAULT_LIMIT = 200
 # An entry that has not reached the broker's final answer yet: its fills may still come.
@@ -94,9 +95,8 @@ def say_trades(trades: tuple[TradeView, ...], empty: str, *, as_json: bool = Fal
 def list_trades(
     services: Services, *, open_only: bool = False, limit: int = DEFAULT_LIMIT
 ) -> TradeList:
-    # A read: safe to ask twice.
-    request = ListTrades(open_only=open_only, limit=limit)
-    return services.ask(Service.EXECUTOR, request, TradeList, retries=1)
+    # A read: safe to ask twice. Paged: a long history takes several requests.
+    return newest_trades(services, open_only=open_only, limit=limit)
 
 
 def show_trades(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -20,17 +21,10 @@ from aftm.domain.market import Tick
 from aftm.errors import AftmError, DecodeError
 from aftm.security.roles import Role
 from aftm.wire.codec import decode
-from aftm.wire.protocol import (
-    TICK_TOPIC,
-    ConditionList,
-    ExecutorStatus,
-    GetExecutorStatus,
-    ListConditions,
-    ListOrders,
-    OrderList,
-)
+from aftm.wire.protocol import TICK_TOPIC, ExecutorStatus, GetExecutorStatus
 from aftm.wire.sockets import make_socket
 from aftm_console.commands.conditions import add_condition
+from aftm_console.paging import every_condition, every_order
 from aftm_console.render import say, warn
 from aftm_console.run.children import Child
 from aftm_console.run.view import Picture, screen, summary
@@ -171,20 +165,31 @@ class LiveLoop:
             self._next_summary = now + SUMMARY_EVERY_S
 
     def _picture(self) -> Picture:
-        conditions = self._ask(Service.STRATEGY, ListConditions(), ConditionList)
-        orders = self._ask(Service.GATEWAY, ListOrders(), OrderList)
+        conditions = self._gather(
+            lambda: every_condition(self._services, retries=0, timeout_ms=VIEW_TIMEOUT_MS)
+        )
+        orders = self._gather(
+            lambda: every_order(self._services, retries=0, timeout_ms=VIEW_TIMEOUT_MS)
+        )
         return Picture(
             time=time.strftime("%H:%M:%S"),
             prices=dict(self._prices),
             conditions=None if conditions is None else conditions.conditions,
-            orders=None if orders is None else orders.orders,
-            executor=self._ask(Service.EXECUTOR, GetExecutorStatus(), ExecutorStatus),
+            orders=orders,
+            executor=self._gather(
+                lambda: self._services.ask(
+                    Service.EXECUTOR,
+                    GetExecutorStatus(),
+                    ExecutorStatus,
+                    timeout_ms=VIEW_TIMEOUT_MS,
+                )
+            ),
             state_dir=self._options.state_dir,
             notes=tuple(self._notes),
         )
 
-    def _ask(self, service: Service, body: object, answer: type[T]) -> T | None:
+    def _gather(self, ask: Callable[[], T]) -> T | None:
         try:
-            return self._services.ask(service, body, answer, timeout_ms=VIEW_TIMEOUT_MS)
+            return ask()
         except AftmError:
             return None  # shown as "no answer"; a dead process is caught by the child check
