@@ -52,7 +52,7 @@ from aftm.security.transport import Curve
 from aftm.wire import protocol as p
 from aftm.wire.codec import decode
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
-from aftm.wire.sockets import make_socket
+from aftm.wire.sockets import SocketSetup, make_socket
 
 if not __package__:  # run as a script (bench/fuzz_wire.py): its helpers are bench.*
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -80,6 +80,7 @@ HANDSHAKE_EVENTS: dict[int, str] = {
     zmq.EVENT_DISCONNECTED: "disconnected",
 }
 Context = zmq.Context[zmq.Socket[bytes]]
+MODES = ("none", "refused", "limited", "right")  # "limited" only where such a role exists
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ class ModeRun:
     forbidden_replies: Counter[str] = field(default_factory=Counter)
     handshakes: Counter[str] = field(default_factory=Counter)
     raw_tcp_connections: int = 0
+    stalled: str = ""  # why sending stopped early, if it did
     received_by_service: float = 0.0  # the service's malformed-frame count grew by this much
     seconds: float = 0.0
 
@@ -191,16 +193,18 @@ def is_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+class Stalled(Exception):
+    """A delivering client found no room to send for ROOM_WAIT_MS: the service stopped reading."""
+
+
 class Client:
     """One fuzzing client: its socket, a monitor of its handshakes, and its reply counts."""
 
-    def __init__(self, context: Context, target: Target, endpoint: str, setup: object) -> None:
+    def __init__(
+        self, context: Context, target: Target, endpoint: str, setup: SocketSetup | None
+    ) -> None:
         self.target = target
-        self.socket = make_socket(
-            context,
-            target.client_kind,
-            setup=setup,  # type: ignore[arg-type]
-        )
+        self.socket = make_socket(context, target.client_kind, setup=setup)
         self.monitor = self.socket.get_monitor_socket()
         self.socket.connect(endpoint)
 
@@ -218,7 +222,7 @@ class Client:
                     return
             self.drain(run)
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no room to send to {self.target.bound} in {ROOM_WAIT_MS} ms")
+                raise Stalled(f"no room to send to {self.target.bound} in {ROOM_WAIT_MS} ms")
             self.socket.poll(100, zmq.POLLOUT)
 
     def drain(self, run: ModeRun) -> None:
@@ -271,8 +275,9 @@ class Fuzzer:
     def run(self) -> dict[str, dict[str, ModeRun]]:
         runs: dict[str, dict[str, ModeRun]] = {}
         for target in TARGETS:
-            modes = ["none", "refused", *(["limited"] if target.limited else []), "right"]
-            for mode in modes:
+            for mode in MODES:
+                if mode == "limited" and target.limited is None:
+                    continue
                 progress(f"fuzzing {target.bound} mode={mode} frames={self.args.frames}")
                 runs.setdefault(str(target.bound), {})[mode] = self.fuzz(target, mode)
         return runs
@@ -289,12 +294,15 @@ class Fuzzer:
         # under a limited key, those the role may really send.
         may_send = None if mode == "right" else ACCESS[target.bound].get(role, frozenset())  # type: ignore[arg-type]
         maker = FrameMaker(
-            self.args.seed * 100 + TARGETS.index(target) * 10 + len(mode), target.bound
+            self.args.seed * 100 + TARGETS.index(target) * 10 + MODES.index(mode), target.bound
         )
         before = malformed(self.rig, target)
         client = Client(self.context, target, endpoint, setup)
         try:
-            self._send_all(client, maker, run, mode, role, may_send)
+            try:
+                self._send_all(client, maker, run, mode, role, may_send)
+            except Stalled as stalled:
+                run.stalled = str(stalled)
             if mode == "none":
                 run.raw_tcp_connections = raw_tcp_garbage(endpoint, maker, self.args.raw_tcp)
             settle(self.rig, client, run, target, delivers)
@@ -379,21 +387,26 @@ def raw_tcp_garbage(endpoint: str, maker: FrameMaker, connections: int) -> int:
 
 
 def malformed(rig: Services, target: Target) -> float:
+    """The frames `target`'s service counted as malformed there; 0 if it cannot say (dead: the
+    verdict reports that)."""
     if target.malformed_label is None:
         return 0.0
     name = f'aftm_{target.service}_malformed_frames_total{{socket="{target.malformed_label}"}}'
-    return rig.metrics(target.service).get(name, 0.0)
+    try:
+        return rig.metrics(target.service).get(name, 0.0)
+    except OSError:
+        return 0.0
 
 
 COUNTERS = ("malformed_frames_total", "message_failures_total", "curve_refusals_total")
 
 
 def counters_of(rig: Services, name: str) -> dict[str, float]:
-    return {
-        key: value
-        for key, value in rig.metrics(name).items()
-        if any(counter in key for counter in COUNTERS)
-    }
+    try:
+        samples = rig.metrics(name)
+    except OSError:
+        return {}
+    return {key: value for key, value in samples.items() if any(c in key for c in COUNTERS)}
 
 
 def settle(rig: Services, client: Client, run: ModeRun, target: Target, delivers: bool) -> None:
@@ -422,7 +435,8 @@ class Facts:
     rss_peak_mib: dict[str, float]
     message_failures: dict[str, float]
     # Per socket and mode: frames a service counted from a mode that must deliver nothing,
-    # handshakes that succeeded there, and forbidden requests answered other than `forbidden`.
+    # handshakes that succeeded there, forbidden requests answered other than `forbidden`,
+    # and a client that found no room to send (the service stopped reading).
     leaks: dict[str, float] = field(default_factory=dict)
 
 
@@ -465,6 +479,7 @@ def leaks(runs: dict[str, dict[str, ModeRun]]) -> dict[str, float]:
                 count for code, count in run.forbidden_replies.items() if code != "forbidden"
             )
             found[f"{bound} {mode}: order-changing requests not refused"] = not_forbidden
+            found[f"{bound} {mode}: sending stalled ({run.stalled})"] = float(bool(run.stalled))
     return found
 
 

