@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from aftm import quarantine
 from aftm.domain.orders import OrderFilled
 from aftm.domain.positions import Position
 from aftm.domain.signals import Signal
@@ -28,11 +29,13 @@ from aftm_executor import pnl
 from aftm_executor.journal_rows import (
     ORDER_COLUMNS,
     ORDER_READ_COLUMNS,
+    SAFE_SETTINGS,
     SCHEMA,
     TRADE_COLUMNS,
     order_values,
     trade_from_rows,
     trade_values,
+    unreadable_rows,
 )
 from aftm_executor.positions import PositionBook
 from aftm_executor.states import UNRESOLVED, WORKING, OrderState
@@ -80,6 +83,8 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._checkpoints = checkpoint_in_background(self._db)  # off the loop: see aftm.wal
         self._db.executescript(SCHEMA.format(open_orders=OPEN_ORDERS))
+        self._db.executescript(quarantine.SCHEMA)
+        self._quarantine_unreadable()
         self._book = PositionBook(self._load_positions())
         # Read on every decision; only this connection writes them.
         self._settings = dict(self._db.execute("SELECT key, value FROM settings").fetchall())
@@ -87,6 +92,28 @@ class Journal:
     def close(self) -> None:
         self._checkpoints.stop()
         self._db.close()
+
+    @property
+    def quarantined(self) -> int:
+        """Rows in the quarantine table: journal rows this executor could not read."""
+        return self._quarantined
+
+    def _quarantine_unreadable(self) -> None:
+        """Move the rows that cannot be read back (journal_rows.unreadable_rows) to the
+        quarantine table, so that they cannot stop the executor at every start."""
+        found = unreadable_rows(self._db)
+        if found:
+            with self._transaction(durable=True):
+                for bad in found:
+                    quarantine.quarantine(self._db, bad.table, bad.row, bad.reason)
+                    self._db.execute(
+                        f"DELETE FROM {bad.table} WHERE rowid = ?",  # noqa: S608 - table names
+                        (bad.rowid,),
+                    )
+                    safe = SAFE_SETTINGS.get(str(bad.row[0])) if bad.table == "settings" else None
+                    if safe is not None:
+                        self._db.execute("INSERT INTO settings VALUES (?, ?)", (bad.row[0], safe))
+        self._quarantined = quarantine.count(self._db)
 
     @contextmanager
     def _transaction(self, *, durable: bool = False) -> Iterator[None]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 
 from aftm.domain.types import Side
+from aftm.wire.protocol import TradingMode
 from aftm_executor.states import OrderState
 from aftm_executor.trades import Leg, Order, Trade
 
@@ -203,4 +207,102 @@ def _order(row: Sequence[object]) -> Order:
 
 
 def _int(value: object) -> int:
-    return int(str(value))
+    return int(str(value))  # a REAL (SQLite's take on a value beyond 64 bits) raises
+
+
+# --- rows that cannot be read back ----------------------------------------------------------------
+
+# What reading a damaged row raises: text no enum knows, an integer SQLite kept as a REAL
+# (a value beyond 64 bits), a price that is not a number.
+UNREADABLE = (ValueError, TypeError, ArithmeticError)
+# Settings read as something else than text, and how.
+_SETTING_READERS: tuple[tuple[str, Callable[[str], object]], ...] = (
+    ("mode", TradingMode),
+    ("resync_after", int),
+    ("realised_twd:", lambda text: _finite(Decimal(text))),
+)
+# What stands in for a setting that could not be read: HALTED, since a person may have halted
+# trading and a damaged row must not turn that into ACTIVE. Absent keys fall back as usual.
+SAFE_SETTINGS = {"mode": TradingMode.HALTED.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A row to quarantine: its table, rowid, values, and why it cannot be read."""
+
+    table: str
+    rowid: int
+    row: tuple[object, ...]
+    reason: str
+
+
+def unreadable_rows(db: sqlite3.Connection) -> list[Unreadable]:
+    """Every journal row the executor could not read back, in the tables it reads at start and
+    on every decision. A trade goes whole, with its orders, when any of its rows is unreadable:
+    a trade missing an order would misstate what may still fill."""
+    found: list[Unreadable] = []
+    broken: dict[str, str] = {}  # trade id: why
+    trades = db.execute(f"SELECT rowid, {TRADE_COLUMNS} FROM trades").fetchall()  # noqa: S608
+    for _, *row in trades:
+        if why := _why(_read_trade, row):
+            broken[str(row[0])] = why
+    orders = db.execute(
+        f"SELECT rowid, {ORDER_COLUMNS}, fill_quantity, fill_value FROM orders"  # noqa: S608
+    ).fetchall()
+    for _, *row in orders:
+        if (why := _why(_read_order, row)) and str(row[1]) not in broken:
+            broken[str(row[1])] = f"order {row[0]!r}: {why}"
+    for rowid, *row in trades:
+        if str(row[0]) in broken:
+            found.append(Unreadable("trades", rowid, tuple(row), broken[str(row[0])]))
+    for rowid, *row in orders:
+        if str(row[1]) in broken:
+            why = f"its trade: {broken[str(row[1])]}"
+            found.append(Unreadable("orders", rowid, tuple(row), why))
+    for rowid, *row in db.execute("SELECT rowid, * FROM positions").fetchall():
+        if why := _why(_read_position, row):
+            found.append(Unreadable("positions", rowid, tuple(row), why))
+    for rowid, *row in db.execute("SELECT rowid, key, value FROM settings").fetchall():
+        if why := _why(_read_setting, row):
+            found.append(Unreadable("settings", rowid, tuple(row), f"{row[0]}: {why}"))
+    return found
+
+
+def _read_trade(row: Sequence[object]) -> object:
+    return trade_from_rows(row, ())
+
+
+def _read_order(row: Sequence[object]) -> object:
+    """ORDER_COLUMNS, then fill_quantity and fill_value."""
+    return _order(row), _int(row[14]), _finite(Decimal(str(row[15])))
+
+
+def _read_position(row: Sequence[object]) -> object:
+    """account, symbol, net_quantity, average_price."""
+    return _strict_int(row[2]), _finite(Decimal(str(row[3])))
+
+
+def _read_setting(row: Sequence[object]) -> object:
+    key, value = str(row[0]), str(row[1])
+    return [read(value) for prefix, read in _SETTING_READERS if key.startswith(prefix)]
+
+
+def _why(read: Callable[[Sequence[object]], object], row: Sequence[object]) -> str:
+    """Empty when `read` takes the row; else what it raised, as one line."""
+    try:
+        read(row)
+    except UNREADABLE as error:
+        return f"{type(error).__name__}: {error}"
+    return ""
+
+
+def _strict_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite number")
+    return value

@@ -84,6 +84,11 @@ class ExecutorMetrics:
             "Gateway tick timestamp to the accepting reply for the signal it caused",
             registry,
         )
+        self.quarantined = Gauge(
+            "aftm_executor_quarantined_records",
+            "Journal rows the executor could not read, moved to its journal's quarantine table",
+            registry=registry,
+        )
         self.heartbeat_age = Gauge(
             "aftm_executor_heartbeat_age_seconds",
             "Seconds since the last gateway heartbeat (+Inf: none yet)",

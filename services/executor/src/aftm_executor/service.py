@@ -140,6 +140,7 @@ class Executor:
         self._unresolved = 0
         self._counted_at = -1  # journal changes at the last count of unresolved orders
         metrics.track_heartbeat_age(self.watch.age_s)
+        metrics.quarantined.set(journal.quarantined)
 
     def run(self, stop: threading.Event) -> None:
         logger.info(
@@ -460,6 +461,7 @@ class Executor:
             signals_rejected=counts.risk_rejected,
             positions=self._journal.positions(),
             reconciliation=self._reconciler.last,
+            quarantined=self._journal.quarantined,
         )
 
     def health(self) -> tuple[bool, dict[str, object]]:
