@@ -670,13 +670,15 @@ def test_flatten_without_a_terminal_needs_yes(nowhere: dict[str, str]) -> None:
     assert "no terminal to confirm on: pass --yes" in line
 
 
-def test_status_reports_services_down_without_failing(nowhere: dict[str, str]) -> None:
-    report = parsed(aftm(nowhere, "status", "--json"))
+def test_status_reports_services_down_and_exits_3(nowhere: dict[str, str]) -> None:
+    as_json = aftm(nowhere, "status", "--json")
+    report = json.loads(as_json.stdout)
 
+    assert as_json.returncode == 3, as_json.stderr  # EXIT_DOWN: a script can tell
     assert isinstance(report, dict)
     assert [report[name]["up"] for name in ("gateway", "strategy", "executor")] == [False] * 3
     table = aftm(nowhere, "status")
-    assert table.returncode == 0
+    assert table.returncode == 3
     assert table.stdout.count("down") == 3
 
 

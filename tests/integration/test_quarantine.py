@@ -7,6 +7,7 @@ move the row to the `quarantine` table of the same file, count it, and keep serv
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -27,11 +28,14 @@ from aftm_executor.states import OrderState
 from aftm_executor.trades import Leg, Order, Trade
 from aftm_strategy.store import StrategyStore
 from tests.builders import a_condition
+from tests.integration.test_console import aftm
 from tests.integration.test_strategy_service import GatewayStandIn, Strategy
 from tests.support.executor_rig import Harness
+from tests.support.processes import endpoint
 
 pytestmark = pytest.mark.slow
 Context = zmq.Context[zmq.Socket[bytes]]
+SERVICES = ("gateway", "strategy", "executor")
 
 
 @pytest.fixture
@@ -74,6 +78,15 @@ def an_open_trade(trade_id: str) -> Trade:
         sent_ns=OPENED_NS,
     )
     return replace(a_done_trade(trade_id), refused="", entry_ts_ns=OPENED_NS, orders=(entry,))
+
+
+def console_env(**running: str) -> dict[str, str]:
+    """The console pointed at the running services, and at free ports for the others."""
+    return {
+        "AFTM_CONSOLE_TIMEOUT_MS": "300",
+        **{f"AFTM_CONSOLE_{name.upper()}_CONNECT": endpoint() for name in SERVICES},
+        **{f"AFTM_CONSOLE_{name.upper()}_CONNECT": value for name, value in running.items()},
+    }
 
 
 def quarantined_rows(path: Path) -> list[tuple[str, str, str]]:
@@ -141,8 +154,14 @@ def test_the_strategy_quarantines_conditions_it_cannot_read(
         log = strategy.process.log()
         assert log.count("stored record quarantined") == 4
         assert "ERROR" in log
+        shown = aftm(console_env(strategy=strategy.control_endpoint), "status")
+        assert "strategy: quarantined: 4 records (see table quarantine" in shown.stdout
+        assert shown.returncode == 3  # the gateway and executor are not running
     finally:
         strategy.kill()
+    stopped = aftm(console_env(strategy=strategy.control_endpoint), "status", "--json")
+    assert stopped.returncode == 3
+    assert json.loads(stopped.stdout)["strategy"]["up"] is False
 
     # Moved, not copied: the next start finds nothing new to quarantine and logs nothing.
     again = Strategy(context, tmp_path, gateway, bound_endpoint(pull))
@@ -207,5 +226,8 @@ def test_the_executor_quarantines_journal_rows_it_cannot_read(harness: Harness) 
         "trades",
     ]
     assert harness.log().count("stored record quarantined") == 7
+    shown = aftm(console_env(executor=harness.control_endpoint), "status", "--json")
+    assert json.loads(shown.stdout)["executor"]["quarantined"] == 7
+    assert shown.returncode == 3  # no gateway, no strategy: down
     with closing(sqlite3.connect(harness.journal_path)) as db:
         assert db.execute("SELECT COUNT(*) FROM signals").fetchone() == (1,)

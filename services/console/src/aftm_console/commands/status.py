@@ -1,25 +1,22 @@
-"""`aftm status`: each service up or down and what it says about itself; never fails on one.
+"""`aftm status`: each service up or down and what it says about itself; never fails on one,
+but exits EXIT_DOWN when any service did not answer, so a script can tell.
 
 The executor's report carries its last reconciliation (book.py's summary, None when it has not
-run yet), shown as one line under the table.
+run yet), shown as one line under the table. Strategy and executor report the stored records
+they quarantined at their start (records they could not read), shown when there are any.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TypeVar, cast
 
-from aftm.wire.protocol import (
-    ConditionList,
-    ExecutorStatus,
-    GatewayHealth,
-    GetExecutorStatus,
-    GetHealth,
-    ListConditions,
-)
+from aftm.wire.protocol import ExecutorStatus, GatewayHealth, GetExecutorStatus, GetHealth
 from aftm_console.book import Summary, headline, summary
 from aftm_console.commands.common import live
-from aftm_console.errors import ServiceDown, ServiceRefused
+from aftm_console.errors import EXIT_DOWN, ServiceDown, ServiceRefused
+from aftm_console.paging import every_condition
 from aftm_console.parsing import Subparsers, add_json_flag
 from aftm_console.render import say, say_json, table
 from aftm_console.services import Service, Services
@@ -27,13 +24,21 @@ from aftm_console.services import Service, Services
 T = TypeVar("T")
 NS_PER_S = 1_000_000_000
 Report = dict[str, object]
+# Where each service keeps what it quarantined: a table of its own store file.
+QUARANTINE_HINT = {
+    "strategy": "table quarantine in the strategy's store",
+    "executor": "table quarantine in the executor's journal",
+}
 
 
 def collect_status(services: Services, *, timeout_ms: int | None = None) -> dict[str, Report]:
     """One report per service: `up`, its endpoint, and its own facts (or why they are missing)."""
     reports: dict[str, Report] = {}
     health, reports["gateway"] = _probe(
-        services, Service.GATEWAY, GetHealth(), GatewayHealth, timeout_ms
+        services,
+        Service.GATEWAY,
+        lambda: services.ask(Service.GATEWAY, GetHealth(), GatewayHealth, timeout_ms=timeout_ms),
+        timeout_ms,
     )
     if health is not None:
         age = (health.ts_ns - health.last_broker_event_ns) / NS_PER_S
@@ -43,12 +48,22 @@ def collect_status(services: Services, *, timeout_ms: int | None = None) -> dict
             last_broker_event_age_s=round(age, 3) if health.last_broker_event_ns else None,
         )
     listed, reports["strategy"] = _probe(
-        services, Service.STRATEGY, ListConditions(), ConditionList, timeout_ms
+        services,
+        Service.STRATEGY,
+        lambda: every_condition(services, retries=0, timeout_ms=timeout_ms),
+        timeout_ms,
     )
     if listed is not None:
-        reports["strategy"]["conditions"] = len(listed.conditions)
+        reports["strategy"].update(
+            conditions=len(listed.conditions), quarantined=listed.quarantined
+        )
     status, reports["executor"] = _probe(
-        services, Service.EXECUTOR, GetExecutorStatus(), ExecutorStatus, timeout_ms
+        services,
+        Service.EXECUTOR,
+        lambda: services.ask(
+            Service.EXECUTOR, GetExecutorStatus(), ExecutorStatus, timeout_ms=timeout_ms
+        ),
+        timeout_ms,
     )
     if status is not None:
         reports["executor"].update(
@@ -56,6 +71,7 @@ def collect_status(services: Services, *, timeout_ms: int | None = None) -> dict
             mode=status.mode.value,
             gateway_alive=status.gateway_alive,
             reconciliation=summary(status.reconciliation) if status.reconciliation else None,
+            quarantined=status.quarantined,
         )
     return reports
 
@@ -72,7 +88,18 @@ def show_status(services: Services, *, as_json: bool = False) -> dict[str, Repor
         say(table(("service", "state", "endpoint", "details"), rows))
         if "reconciliation" in reports["executor"]:
             say(f"executor: last {last_reconciliation(reports['executor'])}")
+        for name, report in reports.items():
+            if report.get("quarantined"):
+                say(f"{name}: {quarantine_line(name, report)}")
     return reports
+
+
+def quarantine_line(name: str, report: Report) -> str:
+    return f"quarantined: {report['quarantined']} records (see {QUARANTINE_HINT[name]})"
+
+
+def is_all_up(reports: dict[str, Report]) -> bool:
+    return all(report["up"] for report in reports.values())
 
 
 def describe(report: Report) -> str:
@@ -97,12 +124,12 @@ def last_reconciliation(report: Report) -> str:
 
 
 def _probe(
-    services: Services, service: Service, body: object, answer: type[T], timeout_ms: int | None
+    services: Services, service: Service, ask: Callable[[], T], timeout_ms: int | None
 ) -> tuple[T | None, Report]:
     """Ask once (a status must be quick, not retried); a failure becomes part of the report."""
     report: Report = {"endpoint": services.endpoint(service), "up": False}
     try:
-        reply = services.ask(service, body, answer, timeout_ms=timeout_ms)
+        reply = ask()
     except ServiceDown:
         timeout = timeout_ms if timeout_ms is not None else services.settings.timeout_ms
         report["error"] = f"no answer within {timeout} ms"
@@ -121,5 +148,5 @@ def add_status_command(commands: Subparsers) -> None:
 
 
 def _status(services: Services, args: argparse.Namespace) -> int:
-    show_status(services, as_json=args.json)
-    return 0
+    reports = show_status(services, as_json=args.json)
+    return 0 if is_all_up(reports) else EXIT_DOWN
