@@ -3,6 +3,9 @@
 Ports are chosen once, so a killed service restarts where its peers expect it; state files live
 in the test's folder and survive restarts, as volumes would.
 
+Every socket is CURVE-secured as shipped: the pipeline makes a key pair per role in its folder,
+and its own clients speak as the console (or the role a test names).
+
 The gateway's broker is the simulated exchange by default; `broker="pfcf-double"` runs it on the
 PFCF adapter over the .NET test double (tests/support/dotnet.py), whose state file is then the
 broker's truth that `broker_orders` reads.
@@ -21,12 +24,15 @@ from typing import TypeVar
 import zmq
 
 from aftm.domain.market import Tick
+from aftm.security import keys
+from aftm.security.roles import Role
+from aftm.security.transport import Curve
 from aftm.wire.codec import decode
 from aftm.wire.protocol import TICK_TOPIC
 from aftm.wire.reliable import ReliableClient
 from aftm.wire.sockets import make_socket
 from tests.support import dotnet
-from tests.support.processes import ServiceProcess, endpoint, free_port
+from tests.support.processes import ServiceProcess, endpoint, free_port, keyed_env
 
 Context = zmq.Context[zmq.Socket[bytes]]
 T = TypeVar("T")
@@ -55,12 +61,15 @@ class Pipeline:
         self.sim_state = folder / "sim-exchange.sqlite"
         self.processes: dict[str, ServiceProcess] = {}
         self.runs = dict.fromkeys(SERVICES, 0)
+        self.keys = folder / "keys"
+        keys.create(self.keys)
         self.envs = {name: {**self._base_env(name), **extra_env.get(name, {})} for name in SERVICES}
 
     def _base_env(self, name: str) -> dict[str, str]:
         common = {
             "AFTM_SECRETS_DIR": str(self.folder / "no-secrets"),
             f"AFTM_{name.upper()}_METRICS_PORT": str(self.metrics_ports[name]),
+            **keyed_env(f"aftm_{name}", self.keys),
         }
         if name == "gateway":
             return common | {
@@ -120,16 +129,28 @@ class Pipeline:
         for process in self.processes.values():
             process.kill()
 
-    def client(self, name: str, timeout_ms: int = 3000) -> ReliableClient:
+    def curve(self, role: Role = Role.CONSOLE) -> Curve:
+        return Curve.load(self.keys, role)
+
+    def client(
+        self, name: str, timeout_ms: int = 3000, *, role: Role = Role.CONSOLE
+    ) -> ReliableClient:
         target = {
             "gateway": self.gateway_router,
             "strategy": self.strategy_control,
             "executor": self.executor_control,
         }[name]
-        return ReliableClient(self.context, target, timeout_ms=timeout_ms)
+        setup = self.curve(role).client(Role(name))
+        return ReliableClient(self.context, target, timeout_ms=timeout_ms, setup=setup)
 
     def last_price(self, symbol: str, timeout_s: float = 10.0) -> int:
-        sub = make_socket(self.context, zmq.SUB, connect=self.gateway_pub, subscribe=(TICK_TOPIC,))
+        sub = make_socket(
+            self.context,
+            zmq.SUB,
+            connect=self.gateway_pub,
+            subscribe=(TICK_TOPIC,),
+            setup=self.curve().client(Role.GATEWAY),
+        )
         try:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:

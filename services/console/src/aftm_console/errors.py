@@ -8,6 +8,8 @@ are `ReconcileFailed`: exit 2. `cli.main` prints each as one line; none is ever 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aftm.errors import AftmError
 from aftm.wire.protocol import ErrorCode
 
@@ -42,6 +44,20 @@ class ServiceDown(ConsoleError):
         super().__init__(
             f"the {service} at {endpoint} did not answer within {timeout_ms} ms "
             f"— is it running? ({START_HINT})"
+        )
+        self.service = service
+
+
+class KeyNotTrusted(ConsoleError):
+    """The CURVE handshake failed: the service refused the console's key, or its own key is
+    not the one the console trusts. Nothing was asked of it. Point AFTM_CONSOLE_KEYS_DIR at the
+    keys its services were given."""
+
+    def __init__(self, service: str, endpoint: str, keys_dir: Path | None) -> None:
+        super().__init__(
+            f"the {service} at {endpoint} refused the console's key from {keys_dir} (or holds"
+            " another key than the one trusted there): use the key folder its services were"
+            " given (AFTM_CONSOLE_KEYS_DIR; compose: var/keys)"
         )
         self.service = service
 

@@ -15,9 +15,9 @@ import zmq
 
 from aftm.security.roles import Role
 from aftm.security.transport import Curve
-from aftm.wire.reliable import ReliableClient, RequestTimedOut
+from aftm.wire.reliable import KeyRefused, ReliableClient, RequestTimedOut
 from aftm.wire.sockets import SocketSetup
-from aftm_console.errors import ServiceDown, ServiceRefused
+from aftm_console.errors import KeyNotTrusted, ServiceDown, ServiceRefused
 from aftm_console.settings import ConsoleSettings
 
 T = TypeVar("T")
@@ -65,6 +65,8 @@ class Services:
         timeout = timeout_ms if timeout_ms is not None else self.settings.timeout_ms
         try:
             reply = self._client(service).request(body, timeout_ms=timeout, retries=retries)
+        except KeyRefused:
+            raise KeyNotTrusted(service, self.endpoint(service), self.settings.keys_dir) from None
         except RequestTimedOut:
             raise ServiceDown(service, self.endpoint(service), timeout) from None
         if not reply.ok:
