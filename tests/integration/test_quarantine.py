@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import msgpack
@@ -19,16 +20,29 @@ import pytest
 import zmq
 
 from aftm.domain.conditions import Condition
+from aftm.domain.orders import OrderFilled
 from aftm.domain.types import Side
 from aftm.wire.codec import encode
-from aftm.wire.protocol import ConditionList, ListConditions, ListTrades, TradeList, TradingMode
+from aftm.wire.protocol import (
+    ConditionList,
+    ErrorCode,
+    FillList,
+    ListConditions,
+    ListFills,
+    ListTrades,
+    TradeList,
+    TradingMode,
+)
 from aftm.wire.sockets import bound_endpoint, make_socket
 from aftm_executor.journal import Journal
 from aftm_executor.states import OrderState
 from aftm_executor.trades import Leg, Order, Trade
+from aftm_gateway.fill_ledger import FillLedger
+from aftm_gateway.journal import Journal as GatewayJournal
 from aftm_strategy.store import StrategyStore
 from tests.builders import a_condition
 from tests.integration.test_console import aftm
+from tests.integration.test_gateway import Gateway, an_order
 from tests.integration.test_strategy_service import GatewayStandIn, Strategy
 from tests.support.executor_rig import Harness
 from tests.support.processes import endpoint
@@ -231,3 +245,70 @@ def test_the_executor_quarantines_journal_rows_it_cannot_read(harness: Harness) 
     assert shown.returncode == 3  # no gateway, no strategy: down
     with closing(sqlite3.connect(harness.journal_path)) as db:
         assert db.execute("SELECT COUNT(*) FROM signals").fetchone() == (1,)
+
+
+# --- gateway: order journal and fill ledger ------------------------------------------------------
+
+
+def _write_gateway_stores(folder: Path) -> None:
+    """A journal and a fill ledger made by the real classes, then damaged with plain SQL."""
+    journal = GatewayJournal(folder / "gateway-journal.sqlite")
+    for client_order_id in ("Tgood", "Tsideways", "Thuge", "Tstatus"):
+        journal.begin(an_order(client_order_id), OPENED_NS)
+    journal.close()
+    ledger = FillLedger(folder / "gateway-journal-fills.sqlite")
+    ledger.merge([a_fill("F1"), a_fill("F2")])
+    ledger.close()
+    with closing(sqlite3.connect(folder / "gateway-journal.sqlite")) as db, db:
+        # Open entries (begun, never completed) are read at every login: these are unreadable.
+        db.execute("UPDATE orders SET side = 'sideways' WHERE client_order_id = 'Tsideways'")
+        db.execute(
+            "UPDATE orders SET quantity = 18446744073709551616 WHERE client_order_id = 'Thuge'"
+        )
+        db.execute(
+            "UPDATE orders SET status = 'bogus', broker_order_id = 'B1',"
+            " filled_quantity = 0, reason = '', updated_ns = 1"
+            " WHERE client_order_id = 'Tstatus'"
+        )
+    with closing(sqlite3.connect(folder / "gateway-journal-fills.sqlite")) as db, db:
+        db.execute("UPDATE fills SET price = 'not a price' WHERE fill_id = 'F2'")
+
+
+def a_fill(fill_id: str) -> OrderFilled:
+    return OrderFilled(
+        client_order_id="Tgood",
+        broker_order_id="B0",
+        fill_id=fill_id,
+        symbol="TXFL6",
+        side=Side.BUY,
+        quantity=1,
+        price=Decimal(17500),
+        ts_ns=OPENED_NS,
+    )
+
+
+def test_the_gateway_quarantines_journal_and_ledger_rows_it_cannot_read(
+    context: Context, tmp_path: Path
+) -> None:
+    _write_gateway_stores(tmp_path)
+
+    gateway = Gateway(tmp_path, context).wait_healthy()
+    try:
+        assert gateway.metric("aftm_gateway_quarantined_records") == 4
+        listed = gateway.ask(ListFills()).body
+        assert isinstance(listed, FillList)
+        assert "F1" in [fill.fill_id for fill in listed.fills]
+        assert "F2" not in [fill.fill_id for fill in listed.fills]
+        # At most once holds for a quarantined id: it is refused, never placed again.
+        again = gateway.ask(an_order("Tsideways"))
+        assert (again.ok, again.error_code) == (False, ErrorCode.INVALID)
+        assert "quarantined" in again.error
+        assert gateway.orders_at_exchange("Tsideways") == []
+        log = "".join(p.read_text() for p in tmp_path.glob("gateway-*.log"))
+        assert log.count("stored record quarantined") == 4
+    finally:
+        gateway.close()
+    journal_rows = quarantined_rows(tmp_path / "gateway-journal.sqlite")
+    assert [source for source, _, _ in journal_rows] == ["orders"] * 3
+    ledger_rows = quarantined_rows(tmp_path / "gateway-journal-fills.sqlite")
+    assert [source for source, _, _ in ledger_rows] == ["fills"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from aftm.domain.types import Side
+from aftm.quarantine import reason_unreadable as _why
 from aftm.wire.protocol import TradingMode
 from aftm_executor.states import OrderState
 from aftm_executor.trades import Leg, Order, Trade
@@ -212,9 +213,6 @@ def _int(value: object) -> int:
 
 # --- rows that cannot be read back ----------------------------------------------------------------
 
-# What reading a damaged row raises: text no enum knows, an integer SQLite kept as a REAL
-# (a value beyond 64 bits), a price that is not a number.
-UNREADABLE = (ValueError, TypeError, ArithmeticError)
 # Settings read as something else than text, and how.
 _SETTING_READERS: tuple[tuple[str, Callable[[str], object]], ...] = (
     ("mode", TradingMode),
@@ -285,15 +283,6 @@ def _read_position(row: Sequence[object]) -> object:
 def _read_setting(row: Sequence[object]) -> object:
     key, value = str(row[0]), str(row[1])
     return [read(value) for prefix, read in _SETTING_READERS if key.startswith(prefix)]
-
-
-def _why(read: Callable[[Sequence[object]], object], row: Sequence[object]) -> str:
-    """Empty when `read` takes the row; else what it raised, as one line."""
-    try:
-        read(row)
-    except UNREADABLE as error:
-        return f"{type(error).__name__}: {error}"
-    return ""
 
 
 def _strict_int(value: object) -> int:

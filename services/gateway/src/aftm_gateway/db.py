@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from decimal import Decimal
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +32,27 @@ def connect(path: Path, schema: str, *, synchronous: Synchronous = "NORMAL") -> 
     connection.execute("PRAGMA busy_timeout=5000")
     connection.executescript(schema)
     return connection
+
+
+def enum_values(*kinds: type[StrEnum]) -> str:
+    """The values of these enums as an SQL list: `side NOT IN (...)` finds text none knows."""
+    return ", ".join(f"'{member.value}'" for kind in kinds for member in kind)
+
+
+def not_decimal(column: str) -> str:
+    """An SQL condition true for every text of `column` that Decimal may refuse (and for some
+    it takes): a superset, to find rows worth reading one by one."""
+    return (
+        f"({column} NOT GLOB '[0-9]*' OR {column} GLOB '*[^0-9.]*' OR {column} GLOB '*.*.*'"
+        f" OR typeof({column}) != 'text')"
+    )
+
+
+# Fill rows (FILL_COLUMNS) that fill_from_row may refuse.
+SUSPECT_FILL = (
+    f"side NOT IN ({enum_values(Side)}) OR typeof(quantity) != 'integer'"
+    f" OR typeof(ts_ns) != 'integer' OR {not_decimal('price')}"
+)
 
 
 def integer(value: object) -> int:

@@ -15,12 +15,20 @@ starts again from 0.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from aftm import quarantine
 from aftm.domain.orders import OrderFilled
 from aftm.sql import transaction
-from aftm_gateway.db import FILL_COLUMNS, connect, fill_from_row, fill_row, integer
+from aftm_gateway.db import (
+    FILL_COLUMNS,
+    SUSPECT_FILL,
+    connect,
+    fill_from_row,
+    fill_row,
+    integer,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fills (
@@ -40,7 +48,10 @@ CREATE TABLE IF NOT EXISTS identity (ledger TEXT NOT NULL);
 
 class FillLedger:
     def __init__(self, path: Path) -> None:
-        self._db = connect(path, SCHEMA)
+        self._db = connect(path, SCHEMA + quarantine.SCHEMA)
+        # A fill that cannot be read would fail every ListFills page that holds it.
+        quarantine.move_unreadable(self._db, "fills", SUSPECT_FILL, _read_fill)
+        self.quarantined = quarantine.count(self._db)
         with transaction(self._db):
             row = self._db.execute("SELECT ledger FROM identity").fetchone()
             if row is None:
@@ -84,3 +95,9 @@ class FillLedger:
         """Whether a client at `position` has every fill the ledger holds."""
         row = self._db.execute("SELECT MAX(position) FROM fills").fetchone()
         return row[0] is None or position >= integer(row[0])
+
+
+def _read_fill(row: Sequence[object]) -> object:
+    """A ledger row (position, fill_id, client_order_id, ...) as fill_from_row reads it."""
+    _, fill_id, note, broker_id, symbol, side, quantity, price, ts_ns = row
+    return fill_from_row((note, broker_id, fill_id, symbol, side, quantity, price, ts_ns))

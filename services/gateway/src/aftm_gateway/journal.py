@@ -9,6 +9,10 @@ The journal is the gateway's record that it placed a client order id, and "at mo
 for ever, so rows are never pruned: an id forgotten here could be placed a second time. (A row
 is a few hundred bytes; a million orders are a few hundred MB.)
 
+A row that cannot be read back (text no enum knows, a count beyond 64 bits) is moved to the
+quarantine table when the journal opens, or every login would fail on it. Its client order id
+stays known there, and `begin` refuses it: a quarantined id is never placed again.
+
 Durability: `begin` commits with synchronous=FULL (see db.py), so the row that says an order is
 on its way to the broker reaches the disk before the broker is called: a power cut cannot make
 the gateway forget an order the broker already has.
@@ -16,16 +20,19 @@ the gateway forget an order the broker already has.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from aftm import quarantine
 from aftm.domain.orders import PlaceOrder
 from aftm.domain.types import OpenClose, OrderStatus, OrderType, Side, TimeInForce
+from aftm.errors import InvalidInput
 from aftm.sql import transaction
 from aftm.wal import checkpoint_in_background
 from aftm.wire.protocol import OrderSnapshot
-from aftm_gateway.db import connect, integer
+from aftm_gateway.db import connect, enum_values, integer, not_decimal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -59,6 +66,17 @@ _REQUEST = (
 _SNAPSHOT = "status, broker_order_id, filled_quantity, average_price, reason, updated_ns"
 _SELECT = f"SELECT {_REQUEST}, begun_ns, {_SNAPSHOT} FROM orders"  # noqa: S608 - constant text
 _OPEN = " AND status IS NULL"  # begun, not completed
+# Rows `_entry` may refuse (a superset; `_entry` decides): see aftm.quarantine.
+_SUSPECT = (
+    f"side NOT IN ({enum_values(Side)}) OR order_type NOT IN ({enum_values(OrderType)})"
+    f" OR time_in_force NOT IN ({enum_values(TimeInForce)})"
+    f" OR open_close NOT IN ({enum_values(OpenClose)})"
+    " OR typeof(quantity) != 'integer' OR typeof(request_ts_ns) != 'integer'"
+    f" OR typeof(begun_ns) != 'integer' OR (price IS NOT NULL AND {not_decimal('price')})"
+    f" OR (status IS NOT NULL AND (status NOT IN ({enum_values(OrderStatus)})"
+    " OR typeof(filled_quantity) != 'integer' OR typeof(updated_ns) != 'integer'"
+    f" OR (average_price IS NOT NULL AND {not_decimal('average_price')})))"
+)
 _UPDATE = (
     "UPDATE orders SET status = ?, broker_order_id = ?, filled_quantity = ?, average_price = ?,"
     " reason = ?, updated_ns = ?"
@@ -88,7 +106,11 @@ def is_same_request(first: PlaceOrder, second: PlaceOrder) -> bool:
 
 class Journal:
     def __init__(self, path: Path) -> None:
-        self._db = connect(path, SCHEMA, synchronous="FULL")
+        self._db = connect(path, SCHEMA + quarantine.SCHEMA, synchronous="FULL")
+        quarantine.move_unreadable(self._db, "orders", _SUSPECT, _entry, key_column=0)
+        self.quarantined = quarantine.count(self._db)
+        rows = self._db.execute("SELECT record_key FROM quarantine WHERE source = 'orders'")
+        self._quarantined_ids = {str(key) for (key,) in rows}
         self._checkpoints = checkpoint_in_background(self._db)  # off the loop: see aftm.wal
 
     def close(self) -> None:
@@ -107,7 +129,13 @@ class Journal:
 
     def begin(self, order: PlaceOrder, now_ns: int) -> None:
         """Record the request before the broker sees it (committed and synced to disk when this
-        returns)."""
+        returns). InvalidInput for an id whose row was quarantined: it may have been placed."""
+        if order.client_order_id in self._quarantined_ids:
+            raise InvalidInput(
+                "client_order_id",
+                f"{order.client_order_id!r} is quarantined (its journal row could not be read,"
+                " so it may have been placed): use a new id",
+            )
         with transaction(self._db):
             self._db.execute(
                 f"INSERT INTO orders ({_REQUEST}, begun_ns)"  # noqa: S608 - constant text
@@ -167,7 +195,7 @@ class Journal:
         return cursor.rowcount > 0
 
 
-def _entry(row: tuple[object, ...]) -> JournalEntry:
+def _entry(row: Sequence[object]) -> JournalEntry:
     note, account, symbol, side, quantity, order_type, price, tif, open_close, ts_ns = row[:10]
     begun_ns = integer(row[10])
     status, broker_id, filled, average, reason, updated_ns = row[11:]

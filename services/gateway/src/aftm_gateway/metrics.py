@@ -47,6 +47,11 @@ class GatewayMetrics:
             registry=registry,
         )
         self.security = SecurityMetrics("gateway", registry)
+        self.quarantined = Gauge(
+            "aftm_gateway_quarantined_records",
+            "Journal and fill-ledger rows the gateway could not read, moved to quarantine tables",
+            registry=registry,
+        )
         self.broker_event_age = Gauge(
             "aftm_gateway_broker_event_age_seconds",
             "Seconds since the broker last delivered anything (tick or order event)",

@@ -86,6 +86,7 @@ class GatewayService:
         self._logged_in = False
         self._next_heartbeat_ns = 0
         metrics.broker_event_age.set_function(self._event_age_s)
+        metrics.quarantined.set(journal.quarantined + fills.quarantined)
 
     def start(self, items: tuple[str, ...], credentials: tuple[str, str] | None) -> None:
         """Register `items` and, given credentials, log in (a refusal is logged, not fatal)."""
