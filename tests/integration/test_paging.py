@@ -7,17 +7,22 @@ console (its paging helpers, with a small page size) gathers everything it showe
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import zmq
 
 from aftm.domain.types import Side
+from aftm.wire.codec import encode
 from aftm.wire.protocol import (
     MAX_CONDITION_PAGE,
     MAX_ORDER_PAGE,
     MAX_TRADE_PAGE,
+    MAX_TRADE_PAGE_BYTES,
     ConditionList,
     ErrorCode,
     ListConditions,
@@ -33,9 +38,13 @@ from aftm_console import paging
 from aftm_console.services import Services
 from aftm_console.settings import ConsoleSettings
 from aftm_executor.journal import Journal
-from aftm_executor.trades import Trade
+from aftm_executor.states import OrderState
+from aftm_executor.trades import Leg, Order, Trade
+from aftm_strategy.store import StrategyStore
 from tests.builders import a_condition
+from tests.integration.test_console import aftm
 from tests.integration.test_gateway import Gateway, an_order
+from tests.integration.test_quarantine import console_env
 from tests.integration.test_strategy_service import GatewayStandIn, Strategy
 from tests.support.executor_rig import Harness
 
@@ -53,6 +62,11 @@ def context() -> Iterator[Context]:
 def console(**endpoints: str) -> Services:
     settings = ConsoleSettings(insecure=True, timeout_ms=5000)
     return Services(settings.model_copy(update=endpoints))
+
+
+def patient(**running: str) -> dict[str, str]:
+    """The `aftm` command's environment, with time for pages of a few MB."""
+    return {**console_env(**running), "AFTM_CONSOLE_TIMEOUT_MS": "20000"}
 
 
 def assert_invalid(reply: Reply, field: str) -> None:
@@ -136,7 +150,8 @@ def test_the_gateways_orders_come_in_pages_that_hold_each_one_once(
 
 # --- executor: trades --------------------------------------------------------------------------
 
-OPENED_NS = 1_700_000_000_000_000_000
+# Recent: done trades older than the retention are pruned soon after the executor starts.
+OPENED_NS = time.time_ns() - 3600 * 10**9
 
 
 def a_done_trade(trade_id: str, opened_ns: int) -> Trade:
@@ -194,3 +209,66 @@ def test_trades_come_in_pages_that_hold_each_one_once(
     assert not everything.more
     assert [t.trade_id for t in newest.trades] == trade_ids[-5:]
     assert newest.more
+
+
+# --- whole histories through the `aftm` command, with the shipped page sizes --------------------
+
+
+def test_aftm_conditions_shows_more_conditions_than_one_page(
+    context: Context, tmp_path: Path
+) -> None:
+    store = StrategyStore.open(tmp_path / "var" / "strategy.sqlite")
+    added = [f"c{n:05d}" for n in range(MAX_CONDITION_PAGE + 3)]
+    for condition_id in added:
+        store.add(a_condition(id=condition_id))
+    store.close()
+    pull = make_socket(context, zmq.PULL, bind="tcp://127.0.0.1:*")
+    strategy = Strategy(context, tmp_path, GatewayStandIn(context), bound_endpoint(pull)).start()
+    try:
+        first = strategy.request(ListConditions()).body
+        assert isinstance(first, ConditionList)
+        assert (len(first.conditions), first.more) == (MAX_CONDITION_PAGE, True)
+
+        shown = aftm(patient(strategy=strategy.control_endpoint), "conditions", "list", "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert [c["id"] for c in json.loads(shown.stdout)] == added
+    finally:
+        strategy.kill()
+
+
+def test_a_page_of_trades_stops_at_its_byte_budget(harness: Harness) -> None:
+    # Each trade holds thousands of exit attempts (~160 bytes each): a few trades fill the
+    # byte budget long before the page's count, and the rest must follow on later pages.
+    per_trade = 4000
+    trade_ids = [f"t{n}" for n in range(5)]
+    harness.journal_path.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(harness.journal_path)
+    for n, trade_id in enumerate(trade_ids):
+        attempts = tuple(
+            Order(
+                client_order_id=f"X{n}{attempt:014d}",
+                leg=Leg.EXIT,
+                attempt=attempt,
+                side=Side.SELL,
+                quantity=1,
+                state=OrderState.REJECTED,
+                reason="refused by the broker: a test",
+                sent_ns=OPENED_NS,
+            )
+            for attempt in range(1, per_trade + 1)
+        )
+        journal.save(replace(a_done_trade(trade_id, OPENED_NS + n), orders=attempts))
+    journal.close()
+    harness.start()
+
+    first = harness.control.request(ListTrades(limit=len(trade_ids)), timeout_ms=20_000).body
+    assert isinstance(first, TradeList)
+    assert 1 <= len(first.trades) < len(trade_ids)
+    assert first.more
+    assert sum(len(encode(trade)) for trade in first.trades) <= MAX_TRADE_PAGE_BYTES
+
+    shown = aftm(patient(executor=harness.control_endpoint), "trades", "--json")
+    assert shown.returncode == 0, shown.stderr
+    listed = json.loads(shown.stdout)
+    assert [trade["trade_id"] for trade in listed] == trade_ids
+    assert all(len(trade["orders"]) == per_trade for trade in listed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
@@ -59,7 +60,8 @@ def context() -> Iterator[Context]:
     ctx.destroy(linger=0)
 
 
-OPENED_NS = 1_700_000_000_000_000_000
+# Recent: done trades older than the retention are pruned soon after the executor starts.
+OPENED_NS = time.time_ns() - 3600 * 10**9
 
 
 def a_done_trade(trade_id: str) -> Trade:
