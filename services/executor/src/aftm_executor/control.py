@@ -105,7 +105,7 @@ class Control:
             limits.check_int(query.before_ns, "before_ns", minimum=0)
         except InvalidInput as invalid:
             return error(request, ErrorCode.INVALID, str(invalid))
-        before = (query.before_ns, query.before_id) if query.before_ns else None
+        before = (query.before_ns, query.before_id) if query.before_id else None  # "": newest
         # One more than asked tells whether older trades follow.
         found = self._journal.recent_trades(
             query.limit + 1, open_only=query.open_only, before=before

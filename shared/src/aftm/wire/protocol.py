@@ -363,7 +363,7 @@ MAX_TRADE_PAGE_BYTES = 2 * 1024 * 1024  # half the frame cap: room for the reply
 
 @dataclass(frozen=True, slots=True)
 class ListTrades:
-    """The newest trades opened before the cursor (`before_ns`, `before_id`; 0 and "": the
+    """The newest trades opened before the cursor (`before_ns`, `before_id`; an empty id: the
     newest of all), at most `limit` (MAX_TRADE_PAGE), newest last. The next page, older,
     starts from the reply's `oldest_ns`, `oldest_id`."""
 
