@@ -25,6 +25,8 @@ from testcontainers.compose import DockerCompose
 
 from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import OrderStatus, Side
+from aftm.security.roles import Role
+from aftm.security.transport import Curve
 from aftm.wire.protocol import (
     FutureList,
     ListFutures,
@@ -105,6 +107,7 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.project = f"aftm-test-{self.run_id}"
+        self.keys = self.folder / "keys"
         self.compose = DockerCompose(
             REPO,
             compose_file_name="docker-compose.yml",
@@ -121,6 +124,7 @@ class Stack:
             "COMPOSE_PROJECT_NAME": self.project,
             "AFTM_TAG": IMAGE_TAG,
             "AFTM_GATEWAY_PASSWORD_FILE": str(secret),
+            "AFTM_KEYS_DIR": str(self.keys),  # the stack's keys service fills it on `up`
         } | {variable: str(self.ports[name]) for name, variable in PORT_VARIABLES.items()}
         if (image := base_image()) is not None:
             values["AFTM_BASE_IMAGE"] = image
@@ -134,9 +138,20 @@ class Stack:
     def image(self, service: str) -> str:
         return f"aftm/{service}:{IMAGE_TAG}"
 
-    def request(self, service: str, body: object, timeout_ms: int = 5000) -> object:
-        """One request to a service's ROUTER through its published port; the reply must be ok."""
-        client = ReliableClient(self.context, self.endpoint(service), timeout_ms=timeout_ms)
+    def curve(self, role: Role = Role.CONSOLE) -> Curve:
+        """A role's keys as the stack's keys service made them (readable here: tests run as
+        root, like the one-shot service that wrote them)."""
+        return Curve.load(self.keys, role)
+
+    def request(
+        self, service: str, body: object, timeout_ms: int = 5000, role: Role = Role.CONSOLE
+    ) -> object:
+        """One request to a service's ROUTER through its published port, as `role` (the
+        console unless said otherwise); the reply must be ok."""
+        setup = self.curve(role).client(Role(service))
+        client = ReliableClient(
+            self.context, self.endpoint(service), timeout_ms=timeout_ms, setup=setup
+        )
         try:
             reply = client.request(body)
         finally:
@@ -151,7 +166,7 @@ class Stack:
         return listed.orders
 
     def signals(self) -> tuple[Signal, ...]:
-        listed = self.request("strategy", ListSignals())
+        listed = self.request("strategy", ListSignals(), role=Role.EXECUTOR)
         assert isinstance(listed, SignalList)
         return listed.signals
 
@@ -163,6 +178,8 @@ class Stack:
     def console(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`aftm ARGS` on the host, pointed at the stack's published ports."""
         env = os.environ | {
+            "AFTM_CONSOLE_KEYS_DIR": str(self.keys),
+            "AFTM_CONSOLE_INSECURE": "false",
             "AFTM_CONSOLE_GATEWAY_CONNECT": self.endpoint("gateway"),
             "AFTM_CONSOLE_GATEWAY_PUB_CONNECT": self.endpoint("gateway_pub"),
             "AFTM_CONSOLE_STRATEGY_CONNECT": self.endpoint("strategy"),

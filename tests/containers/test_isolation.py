@@ -1,6 +1,7 @@
 """What must not be in the strategy and executor: the broker's credentials (in the running
 containers: environment and files) and any .NET piece (in their images: pythonnet, Mono or .NET,
-any DLL). DESIGN.md principle 7 and the layout note on per-service dependencies."""
+any DLL). No container holds another role's CURVE secret key, and no log or environment holds
+any. DESIGN.md principle 7, "Roles and keys", and the layout note on per-service dependencies."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import json
 import pytest
 from testcontainers.core.container import DockerContainer
 
+from aftm.security.roles import Role
 from tests.containers.stack import Stack, docker
 
 pytestmark = pytest.mark.slow
 SECRET_FILE = "/run/secrets/aftm_gateway_password"
+KEYS_IN_CONTAINER = "/run/aftm/keys"
 DONE = "scan finished"
 # Files (as root, whole filesystem but the kernel's) whose content holds the text given as $1.
 GREP_FILES = (
@@ -67,3 +70,30 @@ def test_image_has_no_pythonnet_no_dotnet_and_no_dll(stack: Stack, service: str)
     lines = result.output.decode().splitlines()
     assert result.exit_code == 0, lines
     assert lines == [DONE]
+
+
+def secret_key(stack: Stack, role: Role) -> str:
+    return stack.curve(role).own.secret.decode()
+
+
+@pytest.mark.parametrize("service", ["gateway", "strategy", "executor"])
+def test_each_service_holds_its_own_secret_key_and_no_other(stack: Stack, service: str) -> None:
+    container = stack.container_id(service)
+    own = Role(service)
+    listed = docker("exec", container, "ls", KEYS_IN_CONTAINER).split()
+    assert sorted(listed) == sorted([f"{own}.key_secret", *(f"{role}.key" for role in Role)])
+
+    for role in Role:
+        holding = files_holding(container, secret_key(stack, role))
+        if role is own:
+            assert holding == [f"{KEYS_IN_CONTAINER}/{own}.key_secret"]  # the scan finds it
+        else:
+            assert holding == [], f"the {service} holds the {role}'s secret key: {holding}"
+    assert not any(secret_key(stack, role) in docker("inspect", container) for role in Role)
+
+
+def test_no_service_logs_a_secret_key(stack: Stack) -> None:
+    logs = stack.logs()
+    assert "curve=on" in logs
+    for role in Role:
+        assert secret_key(stack, role) not in logs

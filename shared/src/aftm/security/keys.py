@@ -157,6 +157,8 @@ def _check_z85(path: Path, key: bytes, name: str) -> None:
 
 
 def _check_private(path: Path) -> None:
+    if os.name == "nt":
+        return  # NTFS ACLs, not mode bits, guard the file there; stat reports 0o666 for all
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
