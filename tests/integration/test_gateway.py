@@ -61,6 +61,14 @@ from aftm.wire.sockets import make_socket
 from tests.support.processes import ServiceProcess, endpoint, free_port, http_json
 
 Context = zmq.Context[zmq.Socket[bytes]]
+
+
+def empty_folder(path: Path) -> Path:
+    """A secrets folder holding nothing: no /run/secrets of the host applies."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 pytestmark = pytest.mark.slow
 
 
@@ -76,7 +84,7 @@ class Gateway:
             "AFTM_GATEWAY_SIM_STATE_PATH": str(self.state_path),
             "AFTM_GATEWAY_SIM_TICKS_PER_S": "200",
             "AFTM_GATEWAY_HEARTBEAT_S": "0.2",
-            "AFTM_SECRETS_DIR": str(folder / "no-secrets"),
+            "AFTM_SECRETS_DIR": str(empty_folder(folder / "no-secrets")),
             **env,
         }
         self.clients: list[ReliableClient] = []
@@ -273,6 +281,7 @@ def test_futures_accounts_and_health_are_listed(gateway_shared: Gateway) -> None
     assert isinstance(health, GatewayHealth)
     assert (health.broker, health.logged_in) == ("sim", True)
     assert health.last_broker_event_ns > 0
+    assert health.symbols == ("MXFL6", "TMFL6", "TXFL6")  # what the strategy holds conditions to
 
 
 # --- orders --------------------------------------------------------------------------------

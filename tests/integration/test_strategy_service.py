@@ -73,9 +73,11 @@ class GatewayStandIn:
         self.pub.send_multipart([tick_topic(symbol), encode(tick)])
         return tick
 
-    def heartbeat(self) -> None:
+    def heartbeat(self, symbols: tuple[str, ...] = ()) -> None:
         now = time.time_ns()
-        health = GatewayHealth(broker="sim", logged_in=True, last_broker_event_ns=now, ts_ns=now)
+        health = GatewayHealth(
+            broker="sim", logged_in=True, last_broker_event_ns=now, ts_ns=now, symbols=symbols
+        )
         self.pub.send_multipart([HEARTBEAT_TOPIC, encode(GatewayHeartbeat(health))])
 
 
@@ -442,6 +444,23 @@ def test_a_condition_out_of_range_is_refused_naming_the_field(
     assert strategy.request(AddCondition(a_condition(id="c1"))).ok  # and it goes on serving
     long_id = strategy.request(RemoveCondition("c" * 300))
     assert (long_id.ok, long_id.error_code) == (False, ErrorCode.INVALID)
+
+
+def test_a_condition_on_a_symbol_the_gateway_does_not_list_is_refused(
+    strategy: Strategy, gateway: GatewayStandIn
+) -> None:
+    assert strategy.request(AddCondition(a_condition(id="c1", symbol="MXFL6"))).ok  # none listed
+    gateway.heartbeat(symbols=("TXFL6", "TXFA7"))
+    deadline = time.monotonic() + 5
+    while (refused := strategy.request(AddCondition(a_condition(id="c2", symbol="MXFL6")))).ok:
+        assert time.monotonic() < deadline, "the listed symbols never reached the strategy"
+        strategy.request(RemoveCondition("c2"))
+        gateway.heartbeat(symbols=("TXFL6", "TXFA7"))
+        time.sleep(0.05)
+
+    assert refused.error_code is ErrorCode.INVALID
+    assert refused.error == "field 'symbol': 'MXFL6' is not listed by the gateway"
+    assert strategy.request(AddCondition(a_condition(id="c3", symbol="TXFA7"))).ok
 
 
 def test_a_tick_out_of_range_is_dropped_and_counted(

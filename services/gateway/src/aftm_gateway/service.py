@@ -117,6 +117,7 @@ class GatewayService:
             ts_ns=now_ns,
             duplicate_orders=self._alarms.duplicate_orders,
             started_ns=self._started_ns,
+            symbols=tuple(future.symbol for future in self._broker.futures()),
         )
 
     def health(self) -> tuple[bool, Mapping[str, object]]:

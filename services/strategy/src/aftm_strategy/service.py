@@ -100,6 +100,8 @@ class StrategyService:
         self._save_due = 0.0  # time.monotonic() by which `_unsaved` is written
         self._last_heartbeat: float | None = None  # time.monotonic()
         self._gateway_alive = False
+        # The symbols the gateway's last heartbeat listed; empty until one lists any.
+        self._listed: frozenset[str] = frozenset()
         metrics.heartbeat_age.set_function(self.heartbeat_age_s)
 
     def run(self, stop: threading.Event) -> None:
@@ -207,6 +209,8 @@ class StrategyService:
 
     def _on_heartbeat(self, heartbeat: GatewayHeartbeat) -> None:
         self._last_heartbeat = time.monotonic()
+        if heartbeat.health.symbols:
+            self._listed = frozenset(heartbeat.health.symbols)
         if not self._gateway_alive:
             self._gateway_alive = True
             health = heartbeat.health
@@ -356,6 +360,11 @@ class StrategyService:
             return str(invalid)
         if condition.stage is not Stage.WAITING:
             return f"a new condition must be {Stage.WAITING}, not {condition.stage}"
+        # While the gateway lists nothing (not heard yet, or a broker that lists futures only
+        # after login) the symbol's shape was all that could be checked; a person may set up
+        # conditions before the session opens.
+        if self._listed and condition.symbol not in self._listed:
+            return str(InvalidInput("symbol", f"{condition.symbol!r} is not listed by the gateway"))
         if self._engine.get(condition.id) is not None:
             return f"condition {condition.id!r} already exists"
         if self._store.has_signals(condition.id):

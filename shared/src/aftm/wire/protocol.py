@@ -214,6 +214,9 @@ class GatewayHealth:
     # When this gateway process started (epoch ns): a new value tells a listener that it
     # restarted, and that what it published meanwhile may have been missed.
     started_ns: int = 0
+    # The symbols the broker lists now (ListFutures' symbols): the strategy refuses conditions
+    # on any other. Empty while the broker lists none (e.g. before a PFCF login).
+    symbols: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
