@@ -182,11 +182,10 @@ def drive(args: argparse.Namespace, folder: Path) -> Run:
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     try:
         with Services(config) as rig:
-            ends = rig.endpoints
             clients = Clients(
                 *(
-                    ReliableClient(context, end, timeout_ms=REQUEST_TIMEOUT_MS)
-                    for end in (ends.strategy_control, ends.gateway_router, ends.executor_control)
+                    rig.client(context, name, timeout_ms=REQUEST_TIMEOUT_MS)
+                    for name in ("strategy", "gateway", "executor")
                 )
             )
             keeper = ConditionKeeper(

@@ -14,6 +14,10 @@ without waiting for each reply but that the gateway answers one by one.
 The executor's risk limits are raised (see `config.executor_limits` in the output) so that the
 bench measures latency, not the order-rate limiter.
 
+The pipeline runs twice in the session: with CURVE on every socket, as shipped (the figures the
+targets judge), then on plain TCP (the services' INSECURE switch) for comparison; --skip-plain
+leaves the second out.
+
 Floor: the same three hops with bare pyzmq in three processes at the same rate (zmq_floor.py).
 
     .venv/bin/python bench/pipeline_bench.py [--seconds 30] [--table]
@@ -42,7 +46,7 @@ import zmq
 
 from aftm.domain.signals import Signal
 from aftm.wire.codec import decode
-from aftm.wire.reliable import ReliableClient, RequestTimedOut
+from aftm.wire.reliable import RequestTimedOut
 
 if not __package__:  # run as a script (bench/pipeline_bench.py): its helpers are bench.*
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -83,7 +87,7 @@ class Run:
     exit_codes: dict[str, int | None]
 
 
-def drive(args: argparse.Namespace, folder: Path) -> Run:
+def drive(args: argparse.Namespace, folder: Path, *, curve: bool) -> Run:
     """Start the services, keep conditions firing through the warm-up and the window, stop."""
     config = RigConfig(
         folder=folder,
@@ -91,13 +95,13 @@ def drive(args: argparse.Namespace, folder: Path) -> Run:
         symbols=tuple(args.symbols.split(",")),
         log_level=args.log_level,
         executor_limits=EXECUTOR_LIMITS,
+        curve=curve,
     )
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     try:
         with Services(config) as rig:
-            ends = rig.endpoints
-            strategy = ReliableClient(context, ends.strategy_control, timeout_ms=REQUEST_TIMEOUT_MS)
-            gateway = ReliableClient(context, ends.gateway_router, timeout_ms=REQUEST_TIMEOUT_MS)
+            strategy = rig.client(context, "strategy", timeout_ms=REQUEST_TIMEOUT_MS)
+            gateway = rig.client(context, "gateway", timeout_ms=REQUEST_TIMEOUT_MS)
             keeper = ConditionKeeper(
                 strategy, gateway, symbols=config.symbols, target=args.conditions, seed=args.seed
             )
@@ -124,8 +128,8 @@ def drive(args: argparse.Namespace, folder: Path) -> Run:
     )
 
 
-def measure_pipeline(args: argparse.Namespace, folder: Path) -> dict[str, object]:
-    run = drive(args, folder)
+def measure_pipeline(args: argparse.Namespace, folder: Path, *, curve: bool) -> dict[str, object]:
+    run = drive(args, folder, curve=curve)
     samples = read_samples(executor_journal(folder), gateway_journal(folder), run.window)
     seconds = (run.window[1] - run.window[0]) / 1e9
     accepted = len(samples.tick_to_ack)
@@ -138,6 +142,7 @@ def measure_pipeline(args: argparse.Namespace, folder: Path) -> dict[str, object
         "tick_gaps": int(run.tick_gaps),
         "conditions_added": run.conditions_added,
         "clean_exit": all(code == 0 for code in run.exit_codes.values()),
+        "curve": curve,
         "legs": {
             "tick_to_executor": summary(samples.tick_to_journaled),
             "executor_to_gateway": summary(samples.journaled_to_begun),
@@ -213,7 +218,10 @@ def table(result: Mapping[str, object]) -> str:
     pipeline = result["pipeline"]
     assert isinstance(pipeline, dict)
     legs = pipeline.get("legs", {})
-    rows = [("pipeline", pipeline), *((f"  {name}", part) for name, part in legs.items())]
+    rows = [("pipeline (CURVE)", pipeline), *((f"  {name}", part) for name, part in legs.items())]
+    plain = result.get("pipeline_plain_tcp")
+    if isinstance(plain, dict) and plain:
+        rows.append(("pipeline (plain TCP)", plain))
     floor = result["floor"]
     assert isinstance(floor, dict)
     rows.append(("floor", floor))
@@ -246,6 +254,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", help="the services' log level")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument(
+        "--skip-plain", action="store_true", help="no plain-TCP run beside the CURVE one"
+    )
     parser.add_argument("--keep", type=Path, help="keep state and logs in this (new) folder")
     parser.add_argument("--table", action="store_true", help="also a short table on stderr")
     return parser.parse_args()
@@ -270,18 +281,25 @@ def bench(args: argparse.Namespace) -> int:
     if not args.skip_floor:
         progress(f"floor: 3 processes, {args.rate:.0f} msg/s, {args.seconds} s")
         floor = dict(summary(measure_floor(args.rate, args.seconds, args.warmup)))
+    plain: dict[str, object] = {}
     try:
-        if args.keep:
-            args.keep.mkdir(parents=True)
-            pipeline = measure_pipeline(args, args.keep)
-        else:
-            with tempfile.TemporaryDirectory(prefix="aftm-bench-") as folder:
-                pipeline = measure_pipeline(args, Path(folder))
+        with tempfile.TemporaryDirectory(prefix="aftm-bench-") as scratch:
+            root = args.keep or Path(scratch)
+            for curve in (True, False) if not args.skip_plain else (True,):
+                folder = root / ("curve" if curve else "plain")
+                folder.mkdir(parents=True)
+                progress(f"pipeline: CURVE {'on (as shipped)' if curve else 'off (plain TCP)'}")
+                measured = measure_pipeline(args, folder, curve=curve)
+                if curve:
+                    pipeline = measured
+                else:
+                    plain = measured
     except (RuntimeError, RequestTimedOut, OSError) as failure:
         progress(f"pipeline bench failed: {failure}")
         return 1
     result = {
         "pipeline": pipeline,
+        "pipeline_plain_tcp": plain,
         "floor": floor,
         "targets": verdict(pipeline, floor),
         "config": {

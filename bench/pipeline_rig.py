@@ -20,6 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+import zmq
+
+from aftm.security import keys
+from aftm.security.roles import Role
+from aftm.security.transport import Curve
+from aftm.wire.reliable import ReliableClient
 from bench.children import die_with_parent
 
 SERVICES = ("gateway", "executor", "strategy")  # start order; stopped in reverse
@@ -59,6 +65,13 @@ class RigConfig:
     executor_limits: Mapping[str, str]  # AFTM_EXECUTOR_* risk limits, raised for the bench
     # Per service, settings that have the last word (e.g. the gateway on another broker).
     extra_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # CURVE on every socket with a key pair per role in <folder>/keys, as shipped; False runs
+    # plain TCP (the services' INSECURE switch), for a comparison in the same session.
+    curve: bool = True
+
+
+def keys_folder(config: RigConfig) -> Path:
+    return config.folder / "keys"
 
 
 def service_env(config: RigConfig, ends: Endpoints) -> dict[str, dict[str, str]]:
@@ -68,6 +81,9 @@ def service_env(config: RigConfig, ends: Endpoints) -> dict[str, dict[str, str]]
     for name in SERVICES:
         prefix = f"AFTM_{name.upper()}_"
         common[f"{prefix}LOG_LEVEL"] = config.log_level
+        common[f"{prefix}INSECURE"] = "false" if config.curve else "true"
+        if config.curve:
+            common[f"{prefix}KEYS_DIR"] = str(keys_folder(config))
     gateway = {
         "AFTM_GATEWAY_PUB_BIND": ends.gateway_pub,
         "AFTM_GATEWAY_ROUTER_BIND": ends.gateway_router,
@@ -120,6 +136,10 @@ class Services:
     def __init__(self, config: RigConfig) -> None:
         self.config = config
         self.endpoints = Endpoints()
+        self._curve: dict[Role, Curve] = {}
+        if config.curve and not keys_folder(config).exists():
+            keys.create(keys_folder(config))
+        (config.folder / "no-secrets").mkdir(exist_ok=True)  # empty: no host secret applies
         self._envs = service_env(config, self.endpoints)
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -144,6 +164,27 @@ class Services:
         self.stop()
         if error is not None:
             self._show_logs()
+
+    def client(
+        self,
+        context: zmq.Context[zmq.Socket[bytes]],
+        name: str,
+        *,
+        timeout_ms: int,
+        role: Role = Role.CONSOLE,
+    ) -> ReliableClient:
+        """A request client to `name`'s ROUTER, speaking as `role` when CURVE is on."""
+        endpoint = {
+            "gateway": self.endpoints.gateway_router,
+            "strategy": self.endpoints.strategy_control,
+            "executor": self.endpoints.executor_control,
+        }[name]
+        setup = None
+        if self.config.curve:
+            if role not in self._curve:
+                self._curve[role] = Curve.load(keys_folder(self.config), role)
+            setup = self._curve[role].client(Role(name))
+        return ReliableClient(context, endpoint, timeout_ms=timeout_ms, setup=setup)
 
     def log_path(self, name: str) -> Path:
         return self.config.folder / f"{name}.log"

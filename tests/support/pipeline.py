@@ -63,6 +63,7 @@ class Pipeline:
         self.runs = dict.fromkeys(SERVICES, 0)
         self.keys = folder / "keys"
         keys.create(self.keys)
+        (folder / "no-secrets").mkdir()  # an empty secrets folder: no host secret applies
         self.envs = {name: {**self._base_env(name), **extra_env.get(name, {})} for name in SERVICES}
 
     def _base_env(self, name: str) -> dict[str, str]:

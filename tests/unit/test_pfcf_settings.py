@@ -15,6 +15,7 @@ from aftm_gateway.settings import GatewaySettings
 def pfcf_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     dll = tmp_path / "PFCFAPI.dll"
     dll.write_bytes(b"not really a DLL: settings only check that the file is there")
+    (tmp_path / "no-secrets").mkdir()
     monkeypatch.setenv("AFTM_SECRETS_DIR", str(tmp_path / "no-secrets"))
     monkeypatch.setenv("AFTM_GATEWAY_BROKER", "pfcf")
     monkeypatch.setenv("AFTM_GATEWAY_PFCF_DLL_PATH", str(dll))
