@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
 from aftm.domain.market import Tick
 from aftm.errors import AftmError
-from aftm.tickfile import TickFile, TickFileError, parse_ts
+from aftm.tickfile import MAX_COLUMNS, TickFile, TickFileError, longest_line, parse_ts
 
 # 2025-01-02T00:45:00Z, worked out by hand: 20,090 days from 1970-01-01 to 2025-01-02
 # (55 years, 14 of them leap: 1972..2024), plus 45 minutes.
@@ -127,9 +128,19 @@ def test_rows_are_read_lazily(tmp_path: Path) -> None:
             id="absurd-price",
         ),
         pytest.param(
-            f"ts,symbol,price,qty\n1,TXFL6,{'9' * 5000},1\n",
+            f"ts,symbol,price,qty\n1,TXFL6,{'9' * 100},1\n",
             f"ticks.csv: row 0 (line 2): field 'price': {'9' * 40!r} does not fit 64 bits",
+            id="100-digit-price",
+        ),
+        pytest.param(
+            f"ts,symbol,price,qty\n1,TXFL6,{'9' * 5000},1\n",
+            "ticks.csv: line 2: is longer than 383 bytes, the longest a legal line can be",
             id="5000-digit-price",
+        ),
+        pytest.param(
+            ",".join(f"c{i}" for i in range(61)) + ",ts,symbol,price,qty\n",
+            "ticks.csv: line 1: names 65 columns, more than 64",
+            id="65-columns",
         ),
         pytest.param(
             f"ts,symbol,price,qty\n{2**63},TXFL6,23000,1\n",
@@ -212,3 +223,79 @@ def test_error_carries_its_coordinates(tmp_path: Path) -> None:
 def test_a_missing_file_is_an_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         TickFile(tmp_path / "nope.csv")
+
+
+# --- lines longer than any legal line --------------------------------------------------------
+
+COLUMNS = ["ts", "symbol", "price", "qty"]
+
+
+def padded_row(length: int) -> str:
+    """A legal row of exactly `length` bytes with its newline: cells are stripped of blanks."""
+    row = "1735778700000000000,TXFL6,23000,1"
+    return row + " " * (length - len(row) - 1) + "\n"
+
+
+def test_a_line_as_long_as_the_longest_legal_one_is_read(tmp_path: Path) -> None:
+    longest = longest_line(COLUMNS)
+    path = write(tmp_path, "ts,symbol,price,qty\n" + padded_row(longest))
+
+    assert read_all(path) == [Tick("TXFL6", 23000, 1, 1_735_778_700_000_000_000)]
+
+
+def test_one_byte_more_fails_naming_the_line_before_any_row(tmp_path: Path) -> None:
+    longest = longest_line(COLUMNS)
+    path = write(tmp_path, "ts,symbol,price,qty\n" + padded_row(longest + 1))
+
+    with TickFile(path) as ticks, pytest.raises(TickFileError) as raised:
+        next(iter(ticks))
+
+    assert raised.value.line == 2
+    assert f"is longer than {longest} bytes" in str(raised.value)
+
+
+def test_the_longest_legal_line_holds_every_column_at_its_widest() -> None:
+    widest = [
+        "2099-12-31T23:59:59.999999999+08:00",  # wider than 19 digits of nanoseconds
+        "\uff34" * 64,  # an ignored or symbol cell: 64 characters of 3 UTF-8 bytes each
+        "1000000.000000000",
+        f"{2**63 - 1}.000000000",
+    ]
+    line = ",".join(f'"  {cell}  "' for cell in widest) + "\r\n"
+
+    assert len(line.encode()) <= longest_line(COLUMNS)
+    assert longest_line(COLUMNS) < 1024  # yet small: a line is a few hundred bytes
+
+
+def test_a_header_with_no_line_break_is_refused_at_its_bound(tmp_path: Path) -> None:
+    header_bound = longest_line(["x"] * MAX_COLUMNS)
+    path = write(tmp_path, "ts,symbol,price,qty," + "x" * header_bound)
+
+    with pytest.raises(TickFileError) as raised:
+        TickFile(path)
+
+    assert str(raised.value).endswith(
+        f"line 1: is longer than {header_bound} bytes, the longest a legal line can be"
+    )
+
+
+@pytest.mark.parametrize("line", [2, 1], ids=["data-line", "header"])
+def test_a_multi_megabyte_line_is_never_held_in_memory(tmp_path: Path, line: int) -> None:
+    path = tmp_path / "ticks.csv"
+    with path.open("w", encoding="ascii") as out:
+        out.write("ts,symbol,price,qty\n1,TXFL6," if line == 2 else "ts,symbol,")
+        for _ in range(32):
+            out.write("9" * 1_000_000)
+        out.write(",1\n")
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(TickFileError) as raised:
+            read_all(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert raised.value.line == line
+    # Reading the 32 MB line whole would hold its bytes, then as much again decoded.
+    assert peak < 1_000_000, f"peak {peak:,} bytes"

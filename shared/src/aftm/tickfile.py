@@ -12,6 +12,10 @@ columns are ignored), then one trade per row:
 
 Errors name the file, the data row (0-based, the same index a consumer gets from
 `enumerate(ticks)`), the file line and the field, so a person can open the file at the spot.
+
+A line is read no further than the longest legal line of its file can reach (`longest_line`),
+so a file without line breaks, or with one vast cell, fails at once instead of being read into
+memory whole.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import TracebackType
 from typing import BinaryIO
 
-from aftm.domain.limits import INT64_MAX, check_int, check_price
+from aftm.domain.limits import INT64_MAX, MAX_ID_LENGTH, MAX_PRICE, check_int, check_price
 from aftm.domain.market import Tick
 from aftm.domain.prices import whole_points
 from aftm.errors import AftmError, InvalidInput
@@ -34,6 +38,24 @@ TAIWAN = timezone(timedelta(hours=8), "UTC+08:00")
 COLUMNS = ("ts", "symbol", "price", "qty")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# The widest text a cell of each column holds with its value in range (limits.py), in bytes: a
+# time in ISO-8601 with nanoseconds and an offset (wider than 19 digits of nanoseconds); a price
+# or a lot count as integral decimal text with up to nine zero decimals; a symbol, and any
+# column that is ignored, as long as an id in characters of up to 4 UTF-8 bytes.
+_DECIMALS = len(".000000000")
+WIDEST_CELL = {
+    "ts": len("2099-12-31T23:59:59.999999999+08:00"),
+    "price": len(str(MAX_PRICE)) + _DECIMALS,
+    "qty": len(str(INT64_MAX)) + _DECIMALS,
+}
+WIDEST_OTHER_CELL = 4 * MAX_ID_LENGTH
+# Around each cell: quotes, a separator and some blanks (cells are stripped).
+_CELL_SLACK = 2 + 1 + 8
+_LINE_END = len("\r\n")
+# A header names the four columns and may name more, up to this many (a header cell is a name,
+# as wide as an ignored cell), so the header line is bounded before its columns are known.
+MAX_COLUMNS = 64
 # fromisoformat keeps microseconds only; the fraction is taken out and added back exactly.
 _FRACTION = re.compile(r"(?<=:\d\d)[.,](\d+)")
 
@@ -74,8 +96,12 @@ class TickFile:
         try:
             self.size = os.fstat(self._file.fileno()).st_size
             self._position = 0
+            self._longest = longest_line(["" for _ in range(MAX_COLUMNS)])
             self._rows = csv.reader(self._lines())
-            self._ts, self._symbol, self._price, self._qty, self._width = self._read_header()
+            names = self._read_header()
+            self._ts, self._symbol, self._price, self._qty = (names.index(c) for c in COLUMNS)
+            self._width = len(names)
+            self._longest = longest_line(names)
         except BaseException:
             self._file.close()
             raise
@@ -112,8 +138,11 @@ class TickFile:
         # exact and a bad byte is reported on its own line rather than somewhere in a chunk.
         decode = codecs.getincrementaldecoder("utf-8-sig")().decode  # a BOM is not a column name
         number = 0
-        for raw in self._file:
+        while raw := self._file.readline(self._longest + 1):
             number += 1
+            if len(raw) > self._longest:
+                message = f"is longer than {self._longest} bytes, the longest a legal line can be"
+                raise TickFileError(self.path, message, line=number)
             self._position += len(raw)
             try:
                 yield decode(raw)
@@ -139,7 +168,7 @@ class TickFile:
             line = self._rows.line_num
             raise TickFileError(self.path, f"is not valid CSV: {error}", line=line) from None
 
-    def _read_header(self) -> tuple[int, int, int, int, int]:
+    def _read_header(self) -> list[str]:
         header = next(self._guarded_rows(), None)
         if header is None:
             raise TickFileError(
@@ -154,8 +183,10 @@ class TickFile:
                 raise TickFileError(self.path, message, line=line)
             if names.count(column) > 1:
                 raise TickFileError(self.path, f"column {column!r} appears twice", line=line)
-        ts, symbol, price, qty = (names.index(column) for column in COLUMNS)
-        return ts, symbol, price, qty, len(names)
+        if len(names) > MAX_COLUMNS:
+            message = f"names {len(names)} columns, more than {MAX_COLUMNS}"
+            raise TickFileError(self.path, message, line=line)
+        return names
 
     def _tick(self, cells: list[str], row: int) -> Tick:
         line = self._rows.line_num
@@ -176,6 +207,12 @@ class TickFile:
             raise TickFileError(
                 self.path, error.message, line=line, row=row, field=error.field
             ) from None
+
+
+def longest_line(columns: list[str]) -> int:
+    """Bytes in the longest legal line of a file with these (lower-case) column names."""
+    cells = sum(WIDEST_CELL.get(name, WIDEST_OTHER_CELL) + _CELL_SLACK for name in columns)
+    return cells + _LINE_END
 
 
 def parse_ts(text: str) -> int:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from aftm.domain.limits import MAX_POINTS
 from aftm.domain.prices import whole_points
 from aftm.errors import AftmError, InvalidInput
 from aftm_console.backtest.report import DEFAULT_POINT_VALUES
@@ -40,6 +42,11 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 # Below this size a backtest finishes before a progress bar would tell anything.
 PROGRESS_MIN_BYTES = 10_000_000
+# A product code (TXF) or a whole symbol (TXFL6): what a symbol may start with.
+_PRODUCT = re.compile(r"[A-Z0-9]{1,5}")
+# A stock future's point (2,000 shares) is worth 2,000 TWD, the most on TAIFEX; this leaves room
+# without letting a typo's P&L run to numbers a report reader cannot hold.
+MAX_POINT_VALUE_TWD = 1_000_000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,19 +213,23 @@ def _summary_text(backtest: Backtest, summary: Summary) -> str:
 
 def _slippage(text: str) -> int:
     points = _whole(text)
-    if points < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0 points, got {points}")
+    if not 0 <= points <= MAX_POINTS:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_POINTS} points, got {points}")
     return points
 
 
 def _point_value(text: str) -> tuple[str, int]:
     product, sep, value = text.partition("=")
-    if not sep or not product.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not PRODUCT=TWD, e.g. TXF=200")
+    product = product.strip()
+    if not sep or not _PRODUCT.fullmatch(product):
+        shown = repr(text[:30]) if len(text) <= 30 else f"{text[:27]!r}..."
+        raise argparse.ArgumentTypeError(f"{shown} is not PRODUCT=TWD, e.g. TXF=200")
     twd = _whole(value)
-    if twd < 1:
-        raise argparse.ArgumentTypeError(f"{product.strip()}: must be at least 1 TWD, got {twd}")
-    return product.strip(), twd
+    if not 1 <= twd <= MAX_POINT_VALUE_TWD:
+        raise argparse.ArgumentTypeError(
+            f"{product}: must be 1 to {MAX_POINT_VALUE_TWD} TWD, got {twd}"
+        )
+    return product, twd
 
 
 def _whole(text: str) -> int:

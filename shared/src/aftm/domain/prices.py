@@ -18,6 +18,9 @@ def whole_points(value: object, field: str) -> int:
         raise InvalidInput(field, f"{value!r:.40} is not a number")
     if isinstance(value, int):
         return value
+    if isinstance(value, str) and (not value.isascii() or "_" in value):
+        # Decimal reads any script's digits and 1_000 too: a number is written in ASCII digits.
+        raise InvalidInput(field, f"{value!r:.40} is not a number in ASCII digits")
     if isinstance(value, float | str):
         try:
             number = Decimal(value.strip() if isinstance(value, str) else repr(value))

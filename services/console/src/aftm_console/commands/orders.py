@@ -18,7 +18,7 @@ from aftm_console.commands.common import live, new_client_order_id
 from aftm_console.commands.trades import UNSETTLED_STATES, describe, list_trades, reason
 from aftm_console.errors import ConsoleError, OrderOutcomeUnknown, ServiceDown, ServiceRefused
 from aftm_console.paging import every_order
-from aftm_console.parsing import Subparsers, a_symbol, add_json_flag, at_least_one
+from aftm_console.parsing import Subparsers, a_symbol, add_json_flag, market_lots
 from aftm_console.render import ORDER_HEADERS, order_row, say, say_json, say_table, warn
 from aftm_console.services import Service, Services
 
@@ -120,7 +120,7 @@ def add_order_commands(commands: Subparsers) -> None:
     )
     parser.add_argument("--symbol", required=True, type=a_symbol, help="e.g. TXFL6")
     parser.add_argument("--side", required=True, choices=("buy", "sell"))
-    parser.add_argument("--quantity", required=True, type=at_least_one, metavar="LOTS")
+    parser.add_argument("--quantity", required=True, type=market_lots, metavar="LOTS")
     parser.add_argument("--account", default="", help="default: the executor's selected account")
     parser.set_defaults(handler=live(_order))
     listing = commands.add_parser("orders", help="every order the gateway knows")

@@ -23,20 +23,34 @@ from aftm_console.render import say, say_json, say_table
 from aftm_console.services import Service, Services
 
 GATEWAY = Service.GATEWAY
+# Far beyond what a broker issues; a longer value is a pasted file, not a credential.
+MAX_USER_LENGTH = limits.MAX_ID_LENGTH
+MAX_PASSWORD_LENGTH = 256
 
 
 # --- operations (the menu calls these too) ---------------------------------------------------
 
 
 def login(services: Services, user: str, password: str) -> GatewayHealth:
-    if not user.strip():
-        raise InvalidInput("user", "is empty")
+    user = check_user(user)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput("password", f"is longer than {MAX_PASSWORD_LENGTH} characters")
     # Logging in twice ends in the same session, so a lost reply may be asked again.
-    health = services.ask(
-        GATEWAY, Login(user=user.strip(), password=password), GatewayHealth, retries=1
-    )
-    say(f"logged in to the {health.broker} broker as {user.strip()}")
+    health = services.ask(GATEWAY, Login(user=user, password=password), GatewayHealth, retries=1)
+    say(f"logged in to the {health.broker} broker as {user}")
     return health
+
+
+def check_user(user: str) -> str:
+    """A broker user: printable, without blanks, and of a length a broker could issue."""
+    user = user.strip()
+    if not user:
+        raise InvalidInput("user", "is empty")
+    if len(user) > MAX_USER_LENGTH:
+        raise InvalidInput("user", f"must be at most {MAX_USER_LENGTH} characters, got {len(user)}")
+    if not user.isprintable() or any(char.isspace() for char in user):
+        raise InvalidInput("user", f"{user[:40]!r} holds blanks or control characters")
+    return user
 
 
 def logout(services: Services) -> GatewayHealth:
@@ -75,8 +89,8 @@ def show_futures(services: Services, *, as_json: bool = False) -> FutureList:
 
 def read_password(*, from_stdin: bool) -> str:
     """From a pipe when asked to, else from the terminal without echo; never from argv."""
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+    if from_stdin:  # read no further than a password can reach: stdin may be a whole file
+        return sys.stdin.readline(MAX_PASSWORD_LENGTH + 2).rstrip("\r\n")
     if is_interactive():
         return getpass.getpass("password: ")
     raise InvalidInput("password", "no terminal to ask on: pipe it in with --password-stdin")
