@@ -8,6 +8,7 @@ received a heartbeat, which also proves the subscription is live before a test p
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -461,6 +463,27 @@ def test_a_condition_on_a_symbol_the_gateway_does_not_list_is_refused(
     assert refused.error_code is ErrorCode.INVALID
     assert refused.error == "field 'symbol': 'MXFL6' is not listed by the gateway"
     assert strategy.request(AddCondition(a_condition(id="c3", symbol="TXFA7"))).ok
+
+
+def test_a_request_that_fails_unexpectedly_is_answered_and_the_loop_goes_on(
+    strategy: Strategy, tmp_path: Path
+) -> None:
+    assert strategy.client is not None
+    store = tmp_path / "var" / "strategy.sqlite"
+    with closing(sqlite3.connect(store, isolation_level=None)) as other:
+        other.execute("BEGIN EXCLUSIVE")  # another process holds the store: writes time out
+        failed = strategy.client.request(AddCondition(a_condition(id="c1")), timeout_ms=20_000)
+        other.execute("ROLLBACK")
+
+    assert (failed.ok, failed.error_code) == (False, ErrorCode.UNAVAILABLE)
+    assert "OperationalError" in (failed.error or "")
+    assert strategy.metric("aftm_strategy_message_failures_total", socket="control") == 1
+    strategy.add(a_condition(id="c1"))  # the same request succeeds now: nothing half-done
+    listed = strategy.request(ListConditions()).body
+    assert isinstance(listed, ConditionList)
+    assert [condition.id for condition in listed.conditions] == ["c1"]
+    whole_log = strategy.process.log_path.read_text()
+    assert whole_log.count("message dropped after a failure socket=control") == 1
 
 
 def test_a_tick_out_of_range_is_dropped_and_counted(

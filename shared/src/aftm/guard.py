@@ -16,6 +16,9 @@ from types import TracebackType
 
 from loguru import logger
 
+from aftm.wire.protocol import ErrorCode, Reply, Request
+from aftm.wire.sockets import error
+
 OnFailure = Callable[[str], None]  # the socket's name: e.g. a metric's inc
 MAX_LOGGED = 200  # distinct (socket, failure) pairs logged in full; every failure is counted
 
@@ -35,6 +38,16 @@ class MessageGuard:
 
     def handling(self, socket: str) -> _Handling:
         return _Handling(self, socket)
+
+    def reply(self, socket: str, request: Request, answer: Callable[[Request], Reply]) -> Reply:
+        """`answer(request)`, or, when it fails, the failure recorded and an UNAVAILABLE reply:
+        the client hears that the outcome is unknown instead of waiting out its timeout."""
+        try:
+            return answer(request)
+        except Exception as failure:
+            self.record(socket, failure)
+            message = f"internal error ({type(failure).__name__}); the outcome is unknown"
+            return error(request, ErrorCode.UNAVAILABLE, message)
 
     def record(self, socket: str, failure: Exception) -> None:
         self.failures += 1

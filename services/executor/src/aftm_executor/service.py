@@ -441,7 +441,7 @@ class Executor:
         if refused is not None:
             reply = forbidden(request, refused)
         else:
-            reply = self._control.answer(request)
+            reply = self._guard.reply("control", request, self._control.answer)
         self._sockets.control.send_multipart(reply_frames(identity, reply))
 
     def _malformed(self, socket: str, problem: DecodeError) -> None:

@@ -273,7 +273,10 @@ class StrategyService:
                 self._control.send_multipart(problem.frames)
             return
         refused = self._gate.check(received, request.body)
-        reply = forbidden(request, refused) if refused is not None else self._answer(request)
+        if refused is not None:
+            reply = forbidden(request, refused)
+        else:
+            reply = self._guard.reply("control", request, self._answer)
         # reply_frames answers UNAVAILABLE when a reply cannot be framed (say, over the limit).
         self._control.send_multipart(reply_frames(identity, reply))
 
