@@ -44,6 +44,7 @@ from aftm.wire.reliable import ReliableClient, RequestTimedOut
 from aftm.wire.sockets import SocketSetup, make_socket
 from tests.builders import a_condition
 from tests.support.pipeline import Pipeline
+from tests.support.processes import ServiceProcess, free_port, keyed_env
 
 pytestmark = pytest.mark.slow
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -283,3 +284,29 @@ def test_the_console_works_with_the_stack_keys_and_names_a_refused_key(
     missing = console(pipeline, tmp_path / "no-keys", "conditions", "list")
     assert missing.returncode == 2
     assert "console.key_secret: missing (create keys with: aftm keys init)" in missing.stderr
+
+
+@pytest.mark.parametrize("service", ["gateway", "strategy", "executor"])
+def test_a_service_without_its_secret_key_exits_2_naming_the_file(
+    tmp_path: Path, service: str
+) -> None:
+    folder = tmp_path / "keys"
+    keys.create(folder, [role for role in Role if role.value != service])
+    prefix = f"AFTM_{service.upper()}_"
+    (tmp_path / "no-secrets").mkdir()
+    env = {
+        **keyed_env(f"aftm_{service}", folder),
+        "AFTM_SECRETS_DIR": str(tmp_path / "no-secrets"),
+        f"{prefix}METRICS_PORT": str(free_port()),
+        "AFTM_GATEWAY_JOURNAL_PATH": str(tmp_path / "gateway.sqlite"),
+        "AFTM_GATEWAY_SIM_STATE_PATH": str(tmp_path / "sim.sqlite"),
+        "AFTM_STRATEGY_STORE_PATH": str(tmp_path / "strategy.sqlite"),
+        "AFTM_EXECUTOR_JOURNAL_PATH": str(tmp_path / "executor.sqlite"),
+    }
+    process = ServiceProcess(f"aftm_{service}", env, tmp_path / "service.log").start()
+
+    assert process.process is not None
+    assert process.process.wait(30) == 2
+    log = process.log()
+    assert f"{prefix}KEYS_DIR: key file {folder}/{service}.key_secret: missing" in log
+    assert "Traceback" not in log
