@@ -7,6 +7,7 @@ names the environment variable to fix.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
@@ -24,6 +25,8 @@ S = TypeVar("S", bound=BaseSettings)
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 _TCP_ENDPOINT = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5}|\*)")
+# A host name (an IP address is checked as one): no blanks, no scheme, no port.
+_HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
 
 
 def check_endpoint(value: str, *, binding: bool) -> str:
@@ -32,6 +35,8 @@ def check_endpoint(value: str, *, binding: bool) -> str:
     For pydantic validators: raises ValueError, which `load` reports against the variable.
     """
     value = value.strip()
+    if not value.isprintable() or any(char.isspace() for char in value):
+        raise ValueError(f"{value[:80]!r} holds blanks or control characters")
     if value.startswith(("ipc://", "inproc://")) and value.partition("://")[2]:
         return value
     match = _TCP_ENDPOINT.fullmatch(value)
@@ -45,6 +50,29 @@ def check_endpoint(value: str, *, binding: bool) -> str:
     return value
 
 
+def check_host(value: str) -> str:
+    """A host to bind a listener to. Empty is refused: Python's servers take "" for every
+    interface, which would expose what was meant for one; 0.0.0.0 says so on purpose."""
+    host = value.strip()
+    if not host:
+        raise ValueError("is empty; give an address such as 127.0.0.1 (0.0.0.0: every one)")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            raise ValueError(f"{host[:80]!r} is not a host name or an IP address") from None
+    return host
+
+
+def check_file_path(value: Path) -> Path:
+    """A file a service creates or opens: named, and not a folder."""
+    if not str(value).strip():
+        raise ValueError("is empty; give a file path")
+    if value.is_dir():
+        raise ValueError(f"{str(value)!r} is a folder; give a file path")
+    return value
+
+
 def check_log_level(value: str) -> str:
     level = value.strip().upper()
     if level not in LOG_LEVELS:
@@ -52,11 +80,26 @@ def check_log_level(value: str) -> str:
     return level
 
 
+class BadSecretsDir(ValueError):
+    """AFTM_SECRETS_DIR names something that is not a folder: fix or unset it."""
+
+
 def secrets_dir() -> Path | None:
-    """Docker secrets live in /run/secrets; elsewhere AFTM_SECRETS_DIR may point at a folder."""
-    configured = os.environ.get(SECRETS_DIR_ENV)
-    path = Path(configured) if configured else DEFAULT_SECRETS_DIR
-    return path if path.is_dir() else None
+    """Docker secrets live in /run/secrets; elsewhere AFTM_SECRETS_DIR may point at a folder.
+
+    /run/secrets is used when it exists. A folder set on purpose must be one: a typo, or a
+    secret file named in its place, would otherwise drop every secret in it without a word (the
+    broker password with them).
+    """
+    configured = os.environ.get(SECRETS_DIR_ENV, "").strip()
+    if not configured:
+        return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+    path = Path(configured)
+    if not path.exists():
+        raise BadSecretsDir(f"{configured[:200]!r} does not exist; create the folder or unset it")
+    if not path.is_dir():
+        raise BadSecretsDir(f"{configured[:200]!r} is not a folder")
+    return path
 
 
 def describe(error: ValidationError, prefix: str) -> str:
@@ -74,6 +117,9 @@ def load(settings_class: type[S], program: str) -> S:
     prefix = str(settings_class.model_config.get("env_prefix", ""))
     try:
         return settings_class(_secrets_dir=secrets_dir())
+    except BadSecretsDir as error:
+        problem = f"invalid setting {SECRETS_DIR_ENV}: {error}"
     except ValidationError as error:
-        print(f"{program}: {describe(error, prefix)}", file=sys.stderr)  # noqa: T201
-        raise SystemExit(EXIT_BAD_SETTINGS) from None
+        problem = describe(error, prefix)
+    print(f"{program}: {problem}", file=sys.stderr)  # noqa: T201
+    raise SystemExit(EXIT_BAD_SETTINGS)

@@ -6,16 +6,13 @@ whatever these say. A bad value exits 2 naming the variable (aftm.settings.load)
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aftm.security.settings import KeySettings
-
-# A connect endpoint needs a concrete host and port: a wildcard can only be bound.
-_CONNECT = re.compile(r"tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):(\d{1,5})|(ipc|inproc)://.+")
+from aftm.settings import check_endpoint
 
 
 class ConsoleSettings(KeySettings):
@@ -42,11 +39,4 @@ class ConsoleSettings(KeySettings):
     )
     @classmethod
     def _endpoint(cls, value: str) -> str:
-        value = value.strip()
-        match = _CONNECT.fullmatch(value)
-        if match is None:
-            raise ValueError(f"{value!r} is not an endpoint like tcp://127.0.0.1:5556")
-        port = match.group(2)
-        if port is not None and not 1 <= int(port) <= 65535:
-            raise ValueError(f"{value!r}: port must be between 1 and 65535")
-        return value
+        return check_endpoint(value, binding=False)

@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 from aftm.domain.limits import INT64_MAX, MAX_MARKET_ORDER_QUANTITY, check_account
 from aftm.errors import InvalidInput
 from aftm.security.settings import KeySettings
-from aftm.settings import check_endpoint, check_log_level
+from aftm.settings import check_endpoint, check_file_path, check_host, check_log_level
 
 
 class ExecutorSettings(KeySettings):
@@ -33,22 +33,22 @@ class ExecutorSettings(KeySettings):
     max_net_position: int = Field(default=20, ge=1, le=INT64_MAX)
     max_orders_per_minute: int = Field(default=60, ge=1, le=INT64_MAX)
     # Per account over every symbol, a lot weighted by its point value over TX's.
-    max_account_lots_tx: float = Field(default=40.0, gt=0, le=10_000)
+    max_account_lots_tx: float = Field(default=40.0, gt=0, le=10_000, allow_inf_nan=False)
     # An entry older than this when it would be sent (or sent again) is refused as stale:
     # the market it was meant for is gone. Exits are never stale.
-    max_entry_age_s: float = Field(default=5.0, gt=0, le=3600)
+    max_entry_age_s: float = Field(default=5.0, gt=0, le=3600, allow_inf_nan=False)
     # Realised plus marked-to-market loss in a Taipei day at which the executor switches to
     # REDUCING (exits only) with an alarm; 0 turns the check off.
-    daily_loss_limit_twd: float = Field(default=200_000.0, ge=0, le=1e9)
+    daily_loss_limit_twd: float = Field(default=200_000.0, ge=0, le=1e9, allow_inf_nan=False)
     # Done trades (their orders, signals and fills) are forgotten after this many days.
-    retention_days: float = Field(default=30.0, ge=1, le=3650)
-    heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    retention_days: float = Field(default=30.0, ge=1, le=3650, allow_inf_nan=False)
+    heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=60, allow_inf_nan=False)
     request_timeout_ms: int = Field(default=2000, ge=50, le=60_000)
-    resync_interval_s: float = Field(default=30.0, ge=1)
+    resync_interval_s: float = Field(default=30.0, ge=1, le=3600, allow_inf_nan=False)
     # How often the book is compared with the broker (also at start, after a gateway restart
     # or a broker login); a difference must stand `reconcile_settle_s` to halt entries.
-    reconcile_interval_s: float = Field(default=10.0, ge=1, le=3600)
-    reconcile_settle_s: float = Field(default=2.0, ge=0.5, le=60)
+    reconcile_interval_s: float = Field(default=10.0, ge=1, le=3600, allow_inf_nan=False)
+    reconcile_settle_s: float = Field(default=2.0, ge=0.5, le=60, allow_inf_nan=False)
 
     @field_validator("signal_bind", "control_bind")
     @classmethod
@@ -59,6 +59,16 @@ class ExecutorSettings(KeySettings):
     @classmethod
     def _connect_endpoint(cls, value: str) -> str:
         return check_endpoint(value, binding=False)
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _metrics_host(cls, value: str) -> str:
+        return check_host(value)
+
+    @field_validator("journal_path")
+    @classmethod
+    def _journal_file(cls, value: Path) -> Path:
+        return check_file_path(value)
 
     @field_validator("log_level")
     @classmethod

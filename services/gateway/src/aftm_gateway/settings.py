@@ -14,17 +14,27 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from aftm.domain.limits import MAX_ORDER_QUANTITY, MAX_PRICE, MIN_PRICE, check_account
+from aftm.domain.limits import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_ORDER_QUANTITY,
+    MAX_PRICE,
+    MIN_PRICE,
+    check_account,
+)
 from aftm.domain.products import DEFAULT_SYMBOLS, product_of
 from aftm.errors import InvalidInput
 from aftm.security.settings import KeySettings
-from aftm.settings import check_endpoint, check_log_level
+from aftm.settings import check_endpoint, check_file_path, check_host, check_log_level
 
 SIMULATED_BROKERS = ("sim", "replay")
 SIM_CREDENTIAL = "sim"  # the simulated brokers' user and password when none is configured
 
 Names = Annotated[tuple[str, ...], NoDecode]
+# NaN passes every bound (each comparison with it is false), so a float is finite first.
 PositiveRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# The longest the gateway waits on anything (a broker call, a login): ten minutes.
+MAX_WAIT_MS = 600_000
 
 
 class GatewaySettings(KeySettings):
@@ -41,39 +51,51 @@ class GatewaySettings(KeySettings):
     # The fill ledger (fill_ledger.py); empty: beside the journal, "<journal name>-fills.sqlite".
     fill_ledger_path: Path | None = None
     sim_state_path: Path = Path("var/sim-exchange.sqlite")
-    heartbeat_s: PositiveRate = 1.0
-    health_event_age_s: PositiveRate = 5.0
-    broker_timeout_ms: int = Field(default=5000, ge=1)
+    heartbeat_s: PositiveRate = Field(default=1.0, le=60)
+    health_event_age_s: PositiveRate = Field(default=5.0, le=3600)
+    broker_timeout_ms: int = Field(default=5000, ge=1, le=MAX_WAIT_MS)
     user: str | None = Field(default=None, validate_default=True)
     password: SecretStr | None = Field(default=None, validate_default=True)
     auto_login: bool = True
     sim_symbols: Names = DEFAULT_SYMBOLS
     sim_accounts: Names = ("SIM-0001",)
     items: Annotated[tuple[str, ...] | None, NoDecode] = Field(default=None, validate_default=True)
-    sim_ticks_per_s: PositiveRate = 20.0
-    sim_seed: int = 1
+    sim_ticks_per_s: PositiveRate = Field(default=20.0, le=1_000_000)
+    sim_seed: int = Field(default=1, ge=INT64_MIN, le=INT64_MAX)
     sim_start_price: int = Field(default=23_000, ge=MIN_PRICE, le=MAX_PRICE)
     sim_max_order_quantity: int = Field(default=100, ge=1, le=MAX_ORDER_QUANTITY)
     replay_file: Path | None = Field(default=None, validate_default=True)
-    replay_speed: PositiveRate = 1.0
+    replay_speed: PositiveRate = Field(default=1.0, le=1_000_000_000)
     # pfcf: the vendor's .NET DLL through pythonnet (see aftm_gateway.pfcf and the README).
     pfcf_runtime: Literal["netfx", "mono"] = "netfx" if sys.platform == "win32" else "mono"
     pfcf_dll_path: Path | None = Field(default=None, validate_default=True)
     pfcf_namespace: str = "PFCF"  # the DLL's namespace holding PFCFAPI and DTrade
     pfcf_server: str = Field(default="", validate_default=True)  # PFCLogin's address argument
-    pfcf_login_timeout_ms: int = Field(default=15_000, ge=1)
+    pfcf_login_timeout_ms: int = Field(default=15_000, ge=1, le=MAX_WAIT_MS)
     # An order query must begin this long after an order was sent before "not listed" proves
     # the broker never got it (then the gateway may place it); until then the answer is
     # UNAVAILABLE. Too short risks a second order for one client order id.
-    pfcf_not_found_grace_ms: int = Field(default=30_000, ge=1, validate_default=True)
+    pfcf_not_found_grace_ms: int = Field(
+        default=30_000, ge=1, le=24 * 3_600_000, validate_default=True
+    )
     fault_reject_orders: bool = False
-    fault_delay_ms: int = Field(default=0, ge=0)
-    fault_drop_replies: int = Field(default=0, ge=0)
+    fault_delay_ms: int = Field(default=0, ge=0, le=MAX_WAIT_MS)
+    fault_drop_replies: int = Field(default=0, ge=0, le=INT64_MAX)
 
     @field_validator("pub_bind", "router_bind")
     @classmethod
     def _endpoint(cls, value: str) -> str:
         return check_endpoint(value, binding=True)
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _metrics_host(cls, value: str) -> str:
+        return check_host(value)
+
+    @field_validator("journal_path", "sim_state_path", "fill_ledger_path")
+    @classmethod
+    def _file(cls, value: Path | None) -> Path | None:
+        return None if value is None else check_file_path(value)
 
     @field_validator("log_level")
     @classmethod
@@ -84,11 +106,17 @@ class GatewaySettings(KeySettings):
     @classmethod
     def _credential(cls, value: object, info: ValidationInfo) -> object:
         broker = info.data.get("broker")
-        if value is not None or broker is None:  # None: AFTM_GATEWAY_BROKER itself is wrong
+        if broker is None:  # AFTM_GATEWAY_BROKER itself is wrong, and named already
             return value
-        if broker in SIMULATED_BROKERS:
+        if isinstance(value, str):
+            value = value.strip()
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text:
+            return value
+        if broker in SIMULATED_BROKERS:  # unset or empty: the simulators' own credential
             return SIM_CREDENTIAL if info.field_name == "user" else SecretStr(SIM_CREDENTIAL)
-        raise ValueError(f"is required for broker {broker}")
+        # An empty one too: a broker would only refuse it at the first login, after start.
+        raise ValueError(f"is required for broker {broker}, and must not be empty")
 
     @field_validator("sim_symbols", "sim_accounts", "items", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from aftm.security.settings import KeySettings
-from aftm.settings import check_endpoint, check_log_level
+from aftm.settings import check_endpoint, check_file_path, check_host, check_log_level
 
 
 class StrategySettings(KeySettings):
@@ -18,9 +18,9 @@ class StrategySettings(KeySettings):
     signal_connect: str = "tcp://127.0.0.1:5558"  # the executor's PULL
     control_bind: str = "tcp://127.0.0.1:5557"  # conditions, for the console and the executor
     store_path: Path = Path("var/strategy.sqlite")
-    metrics_host: str = Field(default="127.0.0.1", min_length=1)
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9102, ge=0, le=65535)
-    heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=3600)
+    heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=3600, allow_inf_nan=False)
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -37,9 +37,12 @@ class StrategySettings(KeySettings):
     @field_validator("store_path")
     @classmethod
     def _store_file(cls, value: Path) -> Path:
-        if not str(value).strip() or value.is_dir():
-            raise ValueError(f"{str(value)!r} must name a file, not a folder")
-        return value
+        return check_file_path(value)
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _metrics_host(cls, value: str) -> str:
+        return check_host(value)
 
     @field_validator("log_level")
     @classmethod
