@@ -31,17 +31,28 @@ from aftm.wire.codec import encode
 from aftm.wire.protocol import (
     TICK_TOPIC,
     AddCondition,
+    CancelOrder,
     ConditionList,
     ErrorCode,
     ExecutorStatus,
+    Flatten,
+    GatewayHealth,
     GetExecutorStatus,
     GetHealth,
     ListConditions,
+    Login,
+    Logout,
+    ManualOrder,
+    Reconcile,
+    RemoveCondition,
+    SelectAccount,
     SetTradingMode,
     TradingMode,
+    UnregisterItem,
 )
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
 from aftm.wire.sockets import SocketSetup, make_socket
+from aftm_executor.trades import client_order_id
 from tests.builders import a_condition
 from tests.support.pipeline import Pipeline
 from tests.support.processes import ServiceProcess, free_port, keyed_env
@@ -310,3 +321,69 @@ def test_a_service_without_its_secret_key_exits_2_naming_the_file(
     log = process.log()
     assert f"{prefix}KEYS_DIR: key file {folder}/{service}.key_secret: missing" in log
     assert "Traceback" not in log
+
+
+def order_changing_requests(pipeline: Pipeline) -> list[tuple[str, str, Role, object]]:
+    """(service, endpoint, server role, body) for every request that changes orders, the
+    broker session or trading, at every request socket."""
+    gateway, strategy, executor = (
+        pipeline.gateway_router,
+        pipeline.strategy_control,
+        pipeline.executor_control,
+    )
+    place = PlaceOrder(
+        client_order_id="forged-order",
+        account="SIM-0001",
+        symbol="TXFL6",
+        side=Side.BUY,
+        quantity=1,
+    )
+    return [
+        ("gateway", gateway, Role.GATEWAY, place),
+        ("gateway", gateway, Role.GATEWAY, CancelOrder("forged-order")),
+        ("gateway", gateway, Role.GATEWAY, Logout()),
+        ("gateway", gateway, Role.GATEWAY, Login("sim", "sim")),
+        ("gateway", gateway, Role.GATEWAY, UnregisterItem("TXFL6")),
+        ("strategy", strategy, Role.STRATEGY, AddCondition(a_condition(id="c-forged"))),
+        ("strategy", strategy, Role.STRATEGY, RemoveCondition("c-forged")),
+        ("executor", executor, Role.EXECUTOR, SetTradingMode(TradingMode.HALTED)),
+        ("executor", executor, Role.EXECUTOR, SelectAccount("SIM-0002")),
+        ("executor", executor, Role.EXECUTOR, ManualOrder("m-forged", "TXFL6", Side.BUY, 1)),
+        ("executor", executor, Role.EXECUTOR, Flatten()),
+        ("executor", executor, Role.EXECUTOR, Reconcile(accept=True)),
+    ]
+
+
+def test_no_key_an_unknown_key_and_the_strategys_key_change_nothing_anywhere(
+    pipeline: Pipeline,
+) -> None:
+    orders_before = pipeline.broker_orders()
+    answered: list[str] = []
+    for service, endpoint, server, body in order_changing_requests(pipeline):
+        for key, setup in {
+            "no key": None,
+            "unknown key": as_stranger(pipeline, server),
+            "strategy key": pipeline.curve(Role.STRATEGY).client(server),
+        }.items():
+            reply = ask(pipeline, endpoint, body, setup)
+            if reply is not None:
+                answered.append(f"{key} {type(body).__name__} at the {service}: {reply}")
+        forged = a_forged_exit("c-forged-push")  # and the signal socket, but for the strategy
+        for setup in (None, as_stranger(pipeline, Role.EXECUTOR)):
+            push(pipeline, forged, setup)
+
+    assert answered == []
+    # Only the genuine signal of an earlier test may still have reached the broker meanwhile.
+    genuine = client_order_id(signal_id("c-from-strategy", SignalKind.ENTRY))
+    new = [o for o in pipeline.broker_orders() if o not in orders_before]
+    assert [o.client_order_id for o in new if o.client_order_id != genuine] == []
+    assert "c-forged-push:entry" not in journaled_signals(pipeline)
+    status = pipeline.client("executor").request(GetExecutorStatus()).body
+    assert isinstance(status, ExecutorStatus)
+    assert (status.mode, status.account) == (TradingMode.ACTIVE, "SIM-0001")
+    health = pipeline.client("gateway").request(GetHealth()).body
+    assert isinstance(health, GatewayHealth)
+    assert health.logged_in
+    listed = pipeline.client("strategy").request(ListConditions()).body
+    assert isinstance(listed, ConditionList)
+    assert "c-forged" not in {condition.id for condition in listed.conditions}
