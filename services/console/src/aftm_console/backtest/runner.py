@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Never, TextIO
+from typing import IO, Any, BinaryIO, Never, TextIO, TypeVar
 
 from tqdm import tqdm
 
@@ -28,6 +28,7 @@ from aftm_strategy.engine import ConditionEngine
 # Progress is updated every this many ticks: often enough to look live, rarely enough to cost
 # nothing next to the engine.
 _PROGRESS_EVERY = 1 << 14
+F = TypeVar("F", bound=IO[Any])
 
 
 class BacktestError(AftmError):
@@ -87,14 +88,16 @@ def run(backtest: Backtest, *, progress_to: TextIO | None = None) -> Summary:
         outputs = _open_outputs(stack, backtest)
         bar = stack.enter_context(_progress_bar(ticks, backtest.progress, progress_to))
         outcome = _stream(ticks, engine, report, outputs.signals, bar)
-        if outputs.report is not None:
-            json.dump(_report_document(backtest, report, outcome), outputs.report, indent=2)
-            outputs.report.write("\n")
-        if outputs.plot is not None:
+        if outputs.report is not None and backtest.report is not None:
+            with naming(backtest.report):
+                json.dump(_report_document(backtest, report, outcome), outputs.report, indent=2)
+                outputs.report.write("\n")
+        if outputs.plot is not None and backtest.plot is not None:
             from aftm_console.backtest.plot import write_equity_png  # matplotlib is slow to load
 
             span = _span(outcome)
-            write_equity_png(report.trades, outputs.plot, span=span, title=_title(backtest))
+            with naming(backtest.plot):
+                write_equity_png(report.trades, outputs.plot, span=span, title=_title(backtest))
     return Summary(outcome.ticks, outcome.signals, report.total(), len(report.open_positions))
 
 
@@ -121,10 +124,11 @@ def _stream(
     for index, tick in enumerate(ticks):
         fired = engine.on_tick(tick)
         if fired:
-            for signal in fired:
-                out.write(json.dumps(signal_record(index, signal)) + "\n")
-                report.apply(signal)
-            out.flush()
+            with naming(Path(out.name)):
+                for signal in fired:
+                    out.write(json.dumps(signal_record(index, signal)) + "\n")
+                    report.apply(signal)
+                out.flush()
             outcome.signals += len(fired)
         if index % _PROGRESS_EVERY == 0:
             if index == 0:
@@ -135,6 +139,17 @@ def _stream(
     outcome.ticks = index + 1
     outcome.last_ts_ns = None if tick is None else tick.ts_ns
     return outcome
+
+
+@contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Name the file in an error while writing it: a full disk only says "No space left"."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror, str(path)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +166,21 @@ def _open_outputs(stack: ExitStack, backtest: Backtest) -> _Outputs:
             path.parent.mkdir(parents=True, exist_ok=True)
     report, plot = backtest.report, backtest.plot
     return _Outputs(
-        signals=stack.enter_context(open(backtest.signals, "w", encoding="utf-8")),
-        report=stack.enter_context(open(report, "w", encoding="utf-8")) if report else None,
-        plot=stack.enter_context(open(plot, "wb")) if plot else None,
+        signals=_closed_by(stack, backtest.signals, open(backtest.signals, "w", encoding="utf-8")),
+        report=_closed_by(stack, report, open(report, "w", encoding="utf-8")) if report else None,
+        plot=_closed_by(stack, plot, open(plot, "wb")) if plot else None,
     )
+
+
+def _closed_by(stack: ExitStack, path: Path, file: F) -> F:
+    """`file`, closed when `stack` is: its last buffered write happens then, named too."""
+    stack.callback(_close, path, file)
+    return file
+
+
+def _close(path: Path, file: IO[Any]) -> None:
+    with naming(path):
+        file.close()
 
 
 def _progress_bar(ticks: TickFile, enabled: bool, stream: TextIO | None) -> tqdm[Never]:
