@@ -449,8 +449,17 @@ def test_logout_refuses_orders_and_turns_health_red(
     refused = gateway.ask(an_order())
     status, details = gateway.health()
     wrong = gateway.ask(Login("sim", "wrong"))
+    out_of_shape = [
+        gateway.ask(Login(user, password))
+        for user, password in [("", "sim"), ("sim", ""), ("u" * 65, "sim"), ("sim\n", "sim")]
+    ]
+    huge = gateway.ask(Login("sim", "p" * 1_000_000))
     assert gateway.ask(Login("sim", "sim")).ok
     time.sleep(0.1)  # let a tick arrive so the broker is fresh again
+
+    assert [(r.ok, r.error_code) for r in out_of_shape] == [(False, ErrorCode.INVALID)] * 4
+    assert (huge.ok, huge.error_code) == (False, ErrorCode.INVALID)
+    assert "p" * 100 not in (huge.error or "")  # a password is never echoed
 
     assert (refused.ok, refused.error_code) == (False, ErrorCode.NOT_LOGGED_IN)
     assert (status, details["logged_in"]) == (503, False)

@@ -13,6 +13,7 @@ from typing import Any
 
 from loguru import logger
 
+from aftm.domain import limits
 from aftm.domain.limits import check_account, check_client_order_id, check_int, check_symbol
 from aftm.domain.orders import PlaceOrder
 from aftm.errors import InvalidInput
@@ -142,8 +143,8 @@ class RequestHandler:
 
     def log_in(self, user: str, password: str) -> None:
         """Open the broker session, then settle journal entries left open by an earlier run."""
-        if not user.strip():
-            raise InvalidInput("user", "is empty")
+        limits.check_credential(user, "user", max_length=limits.MAX_USER_LENGTH)
+        limits.check_credential(password, "password", max_length=limits.MAX_PASSWORD_LENGTH)
         try:
             self._broker.login(user, password)
         except BrokerRejected:

@@ -51,6 +51,10 @@ MAX_CONDITION_ID_LENGTH = MAX_ID_LENGTH - _LONGEST_STAGE
 MAX_CLIENT_ORDER_ID_LENGTH = 20
 # A manual order's id becomes a trade id ("manual:" + id) and signal ids after that.
 MAX_MANUAL_ORDER_ID_LENGTH = 40
+# Broker credentials: printable text, never blank; bounds far above any broker's, so a frame
+# cannot carry megabytes into the vendor's login call or a log line.
+MAX_USER_LENGTH = 64
+MAX_PASSWORD_LENGTH = 256
 
 # --- timestamps and integers -------------------------------------------------------------------
 MIN_TS_NS = 946_684_800 * 10**9  # 2000-01-01T00:00:00Z
@@ -111,6 +115,18 @@ def check_id(value: object, field: str, *, max_length: int = MAX_ID_LENGTH) -> s
         raise InvalidInput(field, f"must be 1 to {max_length} characters, got {len(value)}")
     if not _ID.fullmatch(value):
         raise InvalidInput(field, f"{_show(value)} may hold only {ID_CHARACTERS}")
+    return value
+
+
+def check_credential(value: object, field: str, *, max_length: int) -> str:
+    """A broker user or password: 1 to `max_length` printable characters. The value itself is
+    never shown: it may be a secret."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"is {type(value).__name__}, not text")
+    if not value.strip() or len(value) > max_length:
+        raise InvalidInput(field, f"must be 1 to {max_length} characters, not blank")
+    if not value.isprintable():
+        raise InvalidInput(field, "holds control characters")
     return value
 
 
