@@ -148,6 +148,8 @@ COMMAND_LINES = [
         for value in ["0", "-1", *BIG, "nan", "1.5", "\uff11\uff12", "1_000"]
     ),
     pytest.param(["flatten", "--yes", "--symbol", "TXF\x01"], "symbol", id="flatten-control"),
+    pytest.param(["positions", "--account", "A B"], "account", id="positions-account-blank"),
+    pytest.param(["positions", "--account", "A\x1b[2J"], "account", id="positions-account-escape"),
     pytest.param(["account", "use", "A" * 100_000], "account", id="account-huge"),
     pytest.param(["account", "use", "ACC\n1"], "account", id="account-newline"),
     pytest.param(

@@ -56,6 +56,17 @@ def market_lots(text: str) -> int:
         raise argparse.ArgumentTypeError(error.message) from None
 
 
+def an_account(text: str) -> str:
+    """An argparse type: an account in the shared shape (limits.py), or "" for none given."""
+    account = text.strip()
+    if not account:
+        return ""
+    try:
+        return limits.check_account(account)
+    except InvalidInput as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+
+
 def _whole_number(text: str) -> int:
     """Plain ASCII digits with an optional sign: int() would also take other scripts' digits,
     1_000, and thousands of digits that take it long to read."""

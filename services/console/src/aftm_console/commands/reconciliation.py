@@ -32,7 +32,7 @@ from aftm_console.errors import (
     ServiceDown,
     ServiceRefused,
 )
-from aftm_console.parsing import Subparsers, UsageError, add_json_flag
+from aftm_console.parsing import Subparsers, UsageError, add_json_flag, an_account
 from aftm_console.render import say, say_json
 from aftm_console.services import Service, Services
 
@@ -148,7 +148,9 @@ def add_reconciliation_commands(commands: Subparsers) -> None:
         "book (net lots, average) beside the broker's.",
         epilog=POSITIONS_EPILOG,
     )
-    positions.add_argument("--account", default="", help="only ACCOUNT (default: every account)")
+    positions.add_argument(
+        "--account", default="", type=an_account, help="only ACCOUNT (default: every account)"
+    )
     add_json_flag(positions)
     positions.set_defaults(handler=live(_positions))
     reconcile = commands.add_parser(
