@@ -186,6 +186,32 @@ def test_the_listeners_would_have_seen_a_request(listeners: Listeners) -> None:
     assert listeners.received() != []
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "\x1b[31mred"],  # argparse repeats unrecognised arguments as they are
+        [
+            "backtest",
+            "--ticks",
+            "no\x1b[2Jsuch.csv",
+            "--conditions",
+            "conds.json",
+            "--signals",
+            "s",
+        ],
+        ["backtest", "--ticks", "x" * 4000, "--conditions", "conds.json", "--signals", "s"],
+    ],
+    ids=["unrecognised", "file-name", "long-file-name"],
+)
+def test_an_error_never_writes_control_characters_or_a_huge_line(
+    listeners: Listeners, files: Path, args: list[str]
+) -> None:
+    line = refused(listeners, *args, cwd=files)
+
+    assert line.isprintable()
+    assert "\\x1b" in line or "xxx..." in line
+
+
 # --- backtest options and files --------------------------------------------------------------
 
 

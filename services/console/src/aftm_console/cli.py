@@ -42,6 +42,10 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 # Below this size a backtest finishes before a progress bar would tell anything.
 PROGRESS_MIN_BYTES = 10_000_000
+# What an error line repeats of a file name, and the longest line it prints (the values in
+# errors are shortened where they are made; this is the last guard).
+_LONGEST_NAME = 200
+_LONGEST_LINE = 1000
 # A product code (TXF) or a whole symbol (TXFL6): what a symbol may start with.
 _PRODUCT = re.compile(r"[A-Z0-9]{1,5}")
 # A stock future's point (2,000 shares) is worth 2,000 TWD, the most on TAIFEX; this leaves room
@@ -240,8 +244,16 @@ def _whole(text: str) -> int:
 
 
 def _one_line(error: BaseException) -> str:
+    """The error as one line a terminal shows as it is: control characters escaped (a file
+    name or a service's reply may hold any), a file name shortened in the middle."""
     if isinstance(error, OSError) and error.filename is not None:
-        text = f"{error.filename}: {error.strerror or error}"
+        name = str(error.filename)
+        if len(name) > _LONGEST_NAME:
+            half = _LONGEST_NAME // 2
+            name = f"{name[:half]}...{name[-half:]}"
+        text = f"{name}: {error.strerror or error}"
     else:
         text = str(error) or type(error).__name__
-    return " ".join(text.splitlines())
+    line = " ".join(text.splitlines())
+    line = "".join(char if char.isprintable() else repr(char)[1:-1] for char in line)
+    return line if len(line) <= _LONGEST_LINE else f"{line[: _LONGEST_LINE - 3]}..."
