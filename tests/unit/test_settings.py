@@ -342,3 +342,31 @@ def test_an_unset_or_empty_secrets_dir_falls_back_quietly(
             monkeypatch.setenv("AFTM_SECRETS_DIR", value)
 
         assert load(DemoSettings, "demo").ticks_per_s == 1.0
+
+
+# --- settings files that cannot be read ------------------------------------------------------
+
+
+def test_a_dotenv_file_that_is_not_utf8_exits_2_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_secrets: Path
+) -> None:
+    (no_secrets.parent / ".env").write_bytes(b"AFTM_STRATEGY_METRICS_HOST=\xff\xfe\n")
+
+    with pytest.raises(SystemExit) as exited:
+        load(StrategySettings, "strategy")
+
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("strategy: invalid settings file .env: ")
+    assert "UTF-8" in error
+    assert error.count("\n") == 1
+
+
+def test_a_secret_file_that_is_not_utf8_exits_2_naming_its_variable(
+    capsys: pytest.CaptureFixture[str], no_secrets: Path
+) -> None:
+    (no_secrets / "aftm_strategy_metrics_host").write_bytes(b"\xff")
+
+    error = refused_naming(StrategySettings, "AFTM_STRATEGY_METRICS_HOST", capsys)
+
+    assert str(no_secrets) in error

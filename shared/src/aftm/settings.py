@@ -12,10 +12,10 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsError
 
 SECRETS_DIR_ENV = "AFTM_SECRETS_DIR"
 DEFAULT_SECRETS_DIR = Path("/run/secrets")
@@ -116,10 +116,37 @@ def load(settings_class: type[S], program: str) -> S:
     """Build `settings_class` or exit with code 2 and a message naming the variable."""
     prefix = str(settings_class.model_config.get("env_prefix", ""))
     try:
-        return settings_class(_secrets_dir=secrets_dir())
+        secrets = secrets_dir()
     except BadSecretsDir as error:
-        problem = f"invalid setting {SECRETS_DIR_ENV}: {error}"
+        _refuse(program, f"invalid setting {SECRETS_DIR_ENV}: {error}")
+    try:
+        return settings_class(_secrets_dir=secrets)
     except ValidationError as error:
-        problem = describe(error, prefix)
+        _refuse(program, describe(error, prefix))
+    except SettingsError as error:  # a secret file that cannot be read
+        _refuse(program, _unreadable_secret(error, prefix, secrets))
+    except (OSError, UnicodeDecodeError) as error:  # the .env file: nothing else is read
+        env_file = settings_class.model_config.get("env_file")
+        _refuse(program, f"invalid settings file {env_file}: {_why(error)}")
+
+
+def _refuse(program: str, problem: str) -> NoReturn:
     print(f"{program}: {problem}", file=sys.stderr)  # noqa: T201
     raise SystemExit(EXIT_BAD_SETTINGS)
+
+
+def _unreadable_secret(error: SettingsError, prefix: str, secrets: Path | None) -> str:
+    field = re.search(r'field "(\w+)"', str(error))
+    if field is None:
+        return f"invalid settings: {error}"
+    variable = f"{prefix}{field.group(1)}".upper()
+    why = _why(error.__cause__) if error.__cause__ is not None else str(error)
+    return f"invalid setting {variable}: its file in {secrets} cannot be read: {why}"
+
+
+def _why(error: BaseException) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 text (byte offset {error.start}); save it as UTF-8"
+    if isinstance(error, OSError):
+        return error.strerror or type(error).__name__
+    return str(error)
