@@ -301,6 +301,23 @@ def test_an_empty_password_file_in_the_secrets_dir_is_refused_too(
     refused_naming(GatewaySettings, "AFTM_GATEWAY_PASSWORD", capsys)
 
 
+@pytest.mark.usefixtures("pfcf")
+@pytest.mark.parametrize("value", ["", " ", "PFCF.", "1PFCF", "PF CF", "PFCF;rm", "A" * 300])
+def test_the_pfcf_namespace_is_a_dotted_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("AFTM_GATEWAY_PFCF_NAMESPACE", value)
+
+    refused_naming(GatewaySettings, "AFTM_GATEWAY_PFCF_NAMESPACE", capsys)
+
+
+@pytest.mark.usefixtures("pfcf")
+def test_the_pfcf_namespace_takes_a_dotted_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFTM_GATEWAY_PFCF_NAMESPACE", " Vendor.PFCF_2 ")
+
+    assert load(GatewaySettings, "gateway").pfcf_namespace == "Vendor.PFCF_2"
+
+
 @pytest.mark.usefixtures("no_secrets")
 def test_the_simulators_take_their_own_credential_for_an_empty_one(
     monkeypatch: pytest.MonkeyPatch,

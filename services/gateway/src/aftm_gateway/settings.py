@@ -7,6 +7,7 @@ exit code 2 and a message naming the variable (see aftm.settings.load).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Literal
@@ -33,6 +34,7 @@ SIM_CREDENTIAL = "sim"  # the simulated brokers' user and password when none is 
 Names = Annotated[tuple[str, ...], NoDecode]
 # NaN passes every bound (each comparison with it is false), so a float is finite first.
 PositiveRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,7}")
 # The longest the gateway waits on anything (a broker call, a login): ten minutes.
 MAX_WAIT_MS = 600_000
 
@@ -188,6 +190,15 @@ class GatewaySettings(KeySettings):
         if not value.is_file():
             raise ValueError(f"{value} is not a readable file")
         return value
+
+    @field_validator("pfcf_namespace")
+    @classmethod
+    def _pfcf_namespace(cls, value: str) -> str:
+        # Only the .NET loader reads it, at start: refused here, it names the variable.
+        name = value.strip()
+        if not _DOTTED_NAME.fullmatch(name):
+            raise ValueError(f"{name[:80]!r} is not a .NET namespace such as PFCF")
+        return name
 
     @field_validator("pfcf_server")
     @classmethod
