@@ -203,9 +203,9 @@ class FrameMaker:
         return self._value(next(arg for arg in args if arg is not type(None)), depth)
 
 
-def _a_valid_signal(n: int, prefix: str = "fz") -> Signal:
+def _a_valid_signal(n: int, condition: str = "") -> Signal:
     kind = list(SignalKind)[n % 3]
-    condition = f"{prefix}{n}"
+    condition = condition or f"fz{n}"
     side = Side.BUY if n % 2 else Side.SELL
     return Signal(
         signal_id(condition, kind), condition, "TXFL6", side, kind, 1, 17_500, 2 * 10**18
@@ -258,12 +258,12 @@ def forbidden_bodies(target: BoundSocket, role: Role | None) -> tuple[type, ...]
     )
 
 
-def forbidden_message(maker: FrameMaker, role: Role | None, n: int) -> bytes:
-    """A valid message that `role` must be refused at the maker's socket, numbered `n`: a
-    PlaceOrder from the console at the gateway, an AddCondition from the executor at the
-    strategy, a signal from anyone but the strategy. Its ids start "hz", so that its reply
-    can be told apart."""
+def forbidden_message(maker: FrameMaker, role: Role | None, name: str) -> bytes:
+    """A valid message that `role` must be refused at the maker's socket: a PlaceOrder from the
+    console at the gateway, an AddCondition from the executor at the strategy, a signal from
+    anyone but the strategy. `name` is its request id (or its signal's condition id), so that
+    its reply can be told apart."""
     body = maker.rng.choice(forbidden_bodies(maker.target, role))
     if body is Signal:
-        return encode(_a_valid_signal(n, prefix="hz"))
-    return encode(p.Request(request_id=f"hz{n}", body=maker.sample(body)))
+        return encode(_a_valid_signal(0, condition=name))
+    return encode(p.Request(request_id=name, body=maker.sample(body)))

@@ -6,12 +6,17 @@ in each key mode:
 
   none      a plain client (no key) against a CURVE server, and raw TCP garbage: the handshake
             fails, nothing may reach the service;
+  unknown   a valid key pair that no role holds: ZAP refuses the handshake;
   refused   the key of a role that may not connect there: ZAP refuses the handshake;
   limited   (gateway ROUTER: the console; strategy control: the executor) a role that may
             connect but not change orders there: each valid order-changing request it sends must
             be answered `forbidden`;
   right     the key of a role that may send there: every frame reaches the decoder, except those
             that decode as an order-changing request or a valid signal (skipped and counted).
+
+In every mode but right, one message in ten is valid and order-changing (a PlaceOrder, an
+AddCondition, a signal, ...) but not the key's to send: should any get through, the broker's
+book or a service would show it.
 
 Sends are NOBLOCK; a delivering client waits for room when libzmq's high-water mark is reached
 (so frames are delivered, not dropped), and reads its replies, counted by error code. Undelivered
@@ -47,6 +52,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from aftm.errors import DecodeError
 from aftm.security import keys
+from aftm.security.keys import KeyPair, load_trusted
 from aftm.security.roles import ACCESS, BoundSocket, Role
 from aftm.security.transport import Curve
 from aftm.wire import protocol as p
@@ -61,9 +67,9 @@ from bench.broker_book import BrokerBook, read_sim
 from bench.fuzz_frames import FrameMaker, forbidden_bodies, forbidden_message, is_harmful
 from bench.pipeline_rig import SERVICES, RigConfig, Services, service_env
 
-# Each service idles at 60-110 MiB (Python, pyzmq, pydantic, SQLite). The bound allows three
-# times the largest, so a leak of ~1 KiB per frame over a million frames (~1 GiB) breaches it,
-# yet the allocator's normal growth under load does not.
+# Under a million frames per socket and mode each service peaked at 68-82 MiB (Python, pyzmq,
+# pydantic, SQLite; 2026-12-02). The bound leaves ~3.5x that for the allocator's growth under
+# load, yet a leak of even ~300 bytes per frame over a million frames breaches it.
 RSS_BOUND_MIB = 300
 RSS_SAMPLE_S = 0.5
 ROOM_WAIT_MS = 30_000  # a delivering client waiting this long for room: the service is stuck
@@ -80,7 +86,8 @@ HANDSHAKE_EVENTS: dict[int, str] = {
     zmq.EVENT_DISCONNECTED: "disconnected",
 }
 Context = zmq.Context[zmq.Socket[bytes]]
-MODES = ("none", "refused", "limited", "right")  # "limited" only where such a role exists
+MODES = ("none", "unknown", "refused", "limited", "right")  # "limited" where such a role exists
+UNDELIVERED = ("none", "unknown", "refused")
 
 
 @dataclass(frozen=True)
@@ -144,13 +151,14 @@ class ModeRun:
     forbidden_replies: Counter[str] = field(default_factory=Counter)
     handshakes: Counter[str] = field(default_factory=Counter)
     raw_tcp_connections: int = 0
+    forbidden_ids: set[str] = field(default_factory=set)  # sent, not yet answered
     stalled: str = ""  # why sending stopped early, if it did
     received_by_service: float = 0.0  # the service's malformed-frame count grew by this much
     seconds: float = 0.0
 
     def figures(self) -> dict[str, object]:
         # Not dataclasses.asdict: it rebuilds a Counter from (key, value) pairs, as keys.
-        figures = {f.name: getattr(self, f.name) for f in fields(self)}
+        figures = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "forbidden_ids"}
         return figures | {"frames_per_s": round(self.frames / self.seconds) if self.seconds else 0}
 
 
@@ -253,7 +261,8 @@ def count_reply(parts: list[bytes], run: ModeRun) -> None:
         run.replies[f"not a reply: {type(reply).__name__}"] += 1
         return
     code = "ok" if reply.ok else str(reply.error_code)
-    if reply.request_id.startswith("hz"):
+    if reply.request_id in run.forbidden_ids:
+        run.forbidden_ids.discard(reply.request_id)
         run.forbidden_replies[code] += 1
     else:
         run.replies[code] += 1
@@ -287,9 +296,9 @@ class Fuzzer:
         run = ModeRun()
         started = time.monotonic()
         role = _role(target, mode)
-        setup = None if role is None else Curve.load(self.keydir, role).client(target.server)
+        setup = self._setup(target, mode, role)
         endpoint = getattr(self.rig.endpoints, target.endpoint)
-        delivers = mode in ("limited", "right")
+        delivers = mode not in UNDELIVERED
         # What a delivered frame may not be: any state-changing request under the right key;
         # under a limited key, those the role may really send.
         may_send = None if mode == "right" else ACCESS[target.bound].get(role, frozenset())  # type: ignore[arg-type]
@@ -312,6 +321,16 @@ class Fuzzer:
         run.seconds = time.monotonic() - started
         return run
 
+    def _setup(self, target: Target, mode: str, role: Role | None) -> SocketSetup | None:
+        if mode == "none":
+            return None
+        if mode == "unknown":  # a well-formed key pair that no role holds
+            public, secret = zmq.curve_keypair()
+            stranger = Curve(KeyPair(Role.CONSOLE, public, secret), load_trusted(self.keydir))
+            return stranger.client(target.server)
+        assert role is not None  # every other mode has a role
+        return Curve.load(self.keydir, role).client(target.server)
+
     def _send_all(
         self,
         client: Client,
@@ -321,7 +340,7 @@ class Fuzzer:
         role: Role | None,
         may_send: frozenset[type] | None,
     ) -> None:
-        delivers = mode in ("limited", "right")
+        delivers = mode not in UNDELIVERED
         forbidden = mode != "right" and bool(forbidden_bodies(maker.target, role))
         for n in range(self.args.frames):
             run.frames += 1
@@ -330,7 +349,9 @@ class Fuzzer:
                 client.drain(run)
             if forbidden and n % FORBIDDEN_EVERY == 0:
                 # A valid order-changing message this role may not send: must never take effect.
-                client.send([forbidden_message(maker, role, n)], run, wait=delivers)
+                name = f"forbidden-{n}"
+                run.forbidden_ids.add(name)
+                client.send([forbidden_message(maker, role, name)], run, wait=delivers)
                 run.forbidden_requests += 1
                 continue
             kind, parts = maker.make()
@@ -364,9 +385,9 @@ class Fuzzer:
 
 
 def _role(target: Target, mode: str) -> Role | None:
-    return {"none": None, "refused": target.refused, "limited": target.limited}.get(
-        mode, target.right
-    )
+    """The role whose key `mode` uses at `target`; None for no key or a key no role holds."""
+    roles = {"refused": target.refused, "limited": target.limited, "right": target.right}
+    return roles.get(mode)
 
 
 def progress(message: str) -> None:
@@ -470,7 +491,7 @@ def leaks(runs: dict[str, dict[str, ModeRun]]) -> dict[str, float]:
     found: dict[str, float] = {}
     for bound, modes in runs.items():
         for mode, run in modes.items():
-            if mode in ("none", "refused"):
+            if mode in UNDELIVERED:
                 found[f"{bound} {mode}: frames received"] = run.received_by_service
                 found[f"{bound} {mode}: handshakes succeeded"] = run.handshakes[
                     "handshake_succeeded"

@@ -1,6 +1,7 @@
 """A short wire fuzz (bench/fuzz_wire.py) passes: a few thousand hostile frames per socket and
-key mode, against the three real services with CURVE on, leave every service alive, answering,
-within its RSS bound, free of message failures, and the simulated broker without any order.
+key mode (none, unknown, refused, limited, right), against the three real services with CURVE
+on, leave every service alive, answering, within its RSS bound, free of message failures, and
+the simulated broker without any order.
 
 And the verdict can fail: a service really killed, and an order really placed at the broker
 that the fuzz did not expect, are each reported as a breach.
@@ -47,12 +48,13 @@ def test_a_short_fuzz_leaves_every_service_up_answering_and_without_orders(
     assert figures["breaches"] == []
     assert figures["broker_orders"] == 0
     runs: dict[str, dict[str, dict[str, Any]]] = figures["runs"]  # type: ignore[assignment]
-    # Not vacuous: the right key reached each decoder, refused keys met a refused handshake,
-    # and every order-changing request of a limited role was answered `forbidden`.
+    # Not vacuous: the right key reached each decoder, refused and unknown keys met a refused
+    # handshake, and every order-changing request of a limited role was answered `forbidden`.
     for bound in DELIVERED:
         assert runs[bound]["right"]["received_by_service"] > FRAMES / 2, bound
     for bound, modes in runs.items():
         assert modes["refused"]["handshakes"]["handshake_refused"] >= 1, bound
+        assert modes["unknown"]["handshakes"]["handshake_refused"] >= 1, bound
         assert "handshake_succeeded" not in modes["none"]["handshakes"], bound
         assert modes["right"]["sent"] > FRAMES * 0.8, bound
         if "limited" in modes:
