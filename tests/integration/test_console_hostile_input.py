@@ -11,11 +11,15 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import zmq
+
+from aftm.wire.protocol import Future, FutureList
+from aftm.wire.sockets import ok, read_request, reply_frames
 
 AFTM = [sys.executable, "-m", "aftm_console"]
 SERVICES = ("GATEWAY", "GATEWAY_PUB", "STRATEGY", "EXECUTOR")
@@ -210,6 +214,44 @@ def test_an_error_never_writes_control_characters_or_a_huge_line(
 
     assert line.isprintable()
     assert "\\x1b" in line or "xxx..." in line
+
+
+def test_text_a_service_sends_is_shown_without_its_control_characters(
+    listeners: Listeners,
+) -> None:
+    """A name from the broker could clear the operator's screen or forge a table row."""
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    gateway = context.socket(zmq.ROUTER)
+    gateway.linger = 0
+    port = gateway.bind_to_random_port("tcp://127.0.0.1")
+    hostile = Future("TXFL6", "\x1b[2J\u81fa\u80a1\r\nMXFL6  fake", 200, 23000, True)
+
+    def answer() -> None:
+        if gateway.poll(30_000):
+            identity, request = read_request(gateway.recv_multipart())
+            gateway.send_multipart(reply_frames(identity, ok(request, FutureList((hostile,)))))
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        env = {"AFTM_CONSOLE_GATEWAY_CONNECT": f"tcp://127.0.0.1:{port}"}
+        done = subprocess.run(
+            [*AFTM, "futures"],
+            env={**listeners.env(), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        thread.join()
+        context.destroy(linger=0)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.removesuffix("\n").split("\n")
+    assert all(line.isprintable() for line in lines), done.stdout
+    assert len(lines) == 2  # the header and one row, no forged one
+    assert "\\x1b[2J\u81fa\u80a1\\r\\nMXFL6  fake" in done.stdout
 
 
 # --- backtest options and files --------------------------------------------------------------

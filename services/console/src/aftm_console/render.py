@@ -23,9 +23,20 @@ def say(text: str = "") -> None:
 
 
 def warn(text: str) -> None:
-    """A remark that is not the command's result: stderr, so `--json` output stays parseable."""
-    sys.stderr.write(f"aftm: {text}\n")
+    """A remark that is not the command's result: stderr, so `--json` output stays parseable.
+
+    Its own line breaks are kept (a log's last lines); every other control character is not."""
+    shown = "\n".join(printable(line) for line in text.split("\n"))
+    sys.stderr.write(f"aftm: {shown}\n")
     sys.stderr.flush()
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped (a line feed too): text from a service or the
+    broker, shown on a terminal, must not move the cursor, clear the screen or forge a line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def jsonable(value: object) -> object:
@@ -91,8 +102,8 @@ def _cell(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Enum):
-        return str(value.value)
-    return str(value)
+        return printable(str(value.value))
+    return printable(str(value))
 
 
 ORDER_HEADERS = ("account", "symbol", "side", "qty", "filled", "avg price", "status", "reason")
