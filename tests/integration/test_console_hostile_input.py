@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from aftm.wire.protocol import Future, FutureList
+from aftm.wire.protocol import Future, FutureList, GatewayHealth
 from aftm.wire.sockets import ok, read_request, reply_frames
 
 AFTM = [sys.executable, "-m", "aftm_console"]
@@ -216,28 +216,39 @@ def test_an_error_never_writes_control_characters_or_a_huge_line(
     assert "\\x1b" in line or "xxx..." in line
 
 
+FORGED = "\x1b[2J\u81fa\u80a1\r\nMXFL6  fake"
+
+
+@pytest.mark.parametrize(
+    ("args", "body", "lines"),
+    [
+        (["futures"], FutureList((Future("TXFL6", FORGED, 200, 23000, True),)), 2),
+        (["login", "--user", "u", "--password-stdin"], GatewayHealth(FORGED, True, 0, 0), 1),
+    ],
+    ids=["table", "sentence"],
+)
 def test_text_a_service_sends_is_shown_without_its_control_characters(
-    listeners: Listeners,
+    listeners: Listeners, args: list[str], body: object, lines: int
 ) -> None:
-    """A name from the broker could clear the operator's screen or forge a table row."""
+    """A name from the broker could clear the operator's screen or forge a line."""
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     gateway = context.socket(zmq.ROUTER)
     gateway.linger = 0
     port = gateway.bind_to_random_port("tcp://127.0.0.1")
-    hostile = Future("TXFL6", "\x1b[2J\u81fa\u80a1\r\nMXFL6  fake", 200, 23000, True)
 
     def answer() -> None:
         if gateway.poll(30_000):
             identity, request = read_request(gateway.recv_multipart())
-            gateway.send_multipart(reply_frames(identity, ok(request, FutureList((hostile,)))))
+            gateway.send_multipart(reply_frames(identity, ok(request, body)))
 
     thread = threading.Thread(target=answer)
     thread.start()
     try:
         env = {"AFTM_CONSOLE_GATEWAY_CONNECT": f"tcp://127.0.0.1:{port}"}
         done = subprocess.run(
-            [*AFTM, "futures"],
+            [*AFTM, *args],
             env={**listeners.env(), **env},
+            input="p\n",
             capture_output=True,
             text=True,
             timeout=60,
@@ -248,9 +259,9 @@ def test_text_a_service_sends_is_shown_without_its_control_characters(
         context.destroy(linger=0)
 
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.removesuffix("\n").split("\n")
-    assert all(line.isprintable() for line in lines), done.stdout
-    assert len(lines) == 2  # the header and one row, no forged one
+    shown = done.stdout.removesuffix("\n").split("\n")
+    assert all(line.isprintable() for line in shown), done.stdout
+    assert len(shown) == lines  # no forged line
     assert "\\x1b[2J\u81fa\u80a1\\r\\nMXFL6  fake" in done.stdout
 
 

@@ -18,16 +18,14 @@ from aftm.wire.protocol import OrderSnapshot
 
 
 def say(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
+    """Print `text`: its own line breaks are kept, every other control character escaped."""
+    sys.stdout.write(_lines(text) + "\n")
     sys.stdout.flush()
 
 
 def warn(text: str) -> None:
-    """A remark that is not the command's result: stderr, so `--json` output stays parseable.
-
-    Its own line breaks are kept (a log's last lines); every other control character is not."""
-    shown = "\n".join(printable(line) for line in text.split("\n"))
-    sys.stderr.write(f"aftm: {shown}\n")
+    """A remark that is not the command's result: stderr, so `--json` output stays parseable."""
+    sys.stderr.write(f"aftm: {_lines(text)}\n")
     sys.stderr.flush()
 
 
@@ -37,6 +35,10 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def _lines(text: str) -> str:
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def jsonable(value: object) -> object:

@@ -15,7 +15,7 @@ from aftm.wire.protocol import (
 from aftm_console.commands.common import live
 from aftm_console.errors import ServiceDown
 from aftm_console.parsing import Subparsers, add_json_flag
-from aftm_console.render import say, say_json, say_table, warn
+from aftm_console.render import printable, say, say_json, say_table, warn
 from aftm_console.services import Service, Services
 
 # --- operations (the menu and `aftm run` call these too) -------------------------------------
@@ -50,7 +50,7 @@ def use_account(services: Services, account: str) -> ExecutorStatus:
     account = limits.check_account(account.strip())
     # Selecting the same account twice leaves the same selection: safe to ask again.
     status = services.ask(Service.EXECUTOR, SelectAccount(account), ExecutorStatus, retries=1)
-    say(f"the executor now sends orders to account {status.account}")
+    say(f"the executor now sends orders to account {printable(status.account)}")
     return status
 
 

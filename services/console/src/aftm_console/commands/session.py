@@ -19,7 +19,7 @@ from aftm.wire.protocol import (
 )
 from aftm_console.commands.common import is_interactive, live
 from aftm_console.parsing import Subparsers, add_json_flag
-from aftm_console.render import say, say_json, say_table
+from aftm_console.render import printable, say, say_json, say_table
 from aftm_console.services import Service, Services
 
 GATEWAY = Service.GATEWAY
@@ -37,7 +37,7 @@ def login(services: Services, user: str, password: str) -> GatewayHealth:
         raise InvalidInput("password", f"is longer than {MAX_PASSWORD_LENGTH} characters")
     # Logging in twice ends in the same session, so a lost reply may be asked again.
     health = services.ask(GATEWAY, Login(user=user, password=password), GatewayHealth, retries=1)
-    say(f"logged in to the {health.broker} broker as {user}")
+    say(f"logged in to the {printable(health.broker)} broker as {user}")
     return health
 
 
@@ -55,7 +55,7 @@ def check_user(user: str) -> str:
 
 def logout(services: Services) -> GatewayHealth:
     health = services.ask(GATEWAY, Logout(), GatewayHealth, retries=1)
-    say(f"logged out of the {health.broker} broker")
+    say(f"logged out of the {printable(health.broker)} broker")
     return health
 
 
