@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aftm.settings import load
+from aftm_console.settings import ConsoleSettings
 from aftm_executor.settings import ExecutorSettings
 from aftm_gateway.settings import GatewaySettings
 from aftm_strategy.settings import StrategySettings
@@ -387,3 +388,27 @@ def test_a_secret_file_that_is_not_utf8_exits_2_naming_its_variable(
     error = refused_naming(StrategySettings, "AFTM_STRATEGY_METRICS_HOST", capsys)
 
     assert str(no_secrets) in error
+
+
+# --- the console's key folder ----------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("no_secrets")
+@pytest.mark.parametrize("value", ["", " ", "/dev/null"])
+def test_a_console_key_folder_that_is_empty_or_a_file_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("AFTM_CONSOLE_INSECURE", "false")
+    monkeypatch.setenv("AFTM_CONSOLE_KEYS_DIR", value)
+
+    refused_naming(ConsoleSettings, "AFTM_CONSOLE_KEYS_DIR", capsys)
+
+
+@pytest.mark.usefixtures("no_secrets")
+def test_a_console_key_folder_not_made_yet_is_left_to_aftm_keys_init(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AFTM_CONSOLE_INSECURE", "false")
+    monkeypatch.setenv("AFTM_CONSOLE_KEYS_DIR", str(tmp_path / "not-yet"))
+
+    assert load(ConsoleSettings, "aftm").keys_dir == tmp_path / "not-yet"

@@ -29,10 +29,22 @@ class ConsoleSettings(KeySettings):
     executor_connect: str = "tcp://127.0.0.1:5559"  # the executor's control ROUTER
     timeout_ms: int = Field(default=3000, ge=50, le=120_000)
 
+    @field_validator("keys_dir", mode="before")
+    @classmethod
+    def _keys_dir_given(cls, value: object, info: ValidationInfo) -> object:
+        # Before it is a Path: an empty value would become ".", the working folder.
+        if not info.data.get("insecure") and isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: give the folder `aftm keys init` made, or unset it")
+        return value
+
     @field_validator("keys_dir")
     @classmethod
     def _keys_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return value  # checked when the keys are loaded: a missing file is named then
+        if info.data.get("insecure") or value is None or not value.exists():
+            return value  # a folder not made yet is named when the keys are loaded
+        if not value.is_dir():
+            raise ValueError(f"{str(value)!r} is not a folder")
+        return value
 
     @field_validator(
         "gateway_connect", "gateway_pub_connect", "strategy_connect", "executor_connect"
