@@ -281,6 +281,10 @@ def pfcf(monkeypatch: pytest.MonkeyPatch, no_secrets: Path) -> Path:
         ("AFTM_GATEWAY_USER", ""),
         ("AFTM_GATEWAY_USER", "   "),
         ("AFTM_GATEWAY_PASSWORD", ""),
+        ("AFTM_GATEWAY_USER", "u" * 65),
+        ("AFTM_GATEWAY_USER", "trader\x1b[2J"),
+        ("AFTM_GATEWAY_PASSWORD", "p" * 257),
+        ("AFTM_GATEWAY_PASSWORD", "secret\r"),
     ],
 )
 def test_an_empty_broker_credential_is_refused_when_the_broker_needs_one(

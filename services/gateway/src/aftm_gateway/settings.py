@@ -19,9 +19,12 @@ from aftm.domain.limits import (
     INT64_MAX,
     INT64_MIN,
     MAX_ORDER_QUANTITY,
+    MAX_PASSWORD_LENGTH,
     MAX_PRICE,
+    MAX_USER_LENGTH,
     MIN_PRICE,
     check_account,
+    check_credential,
 )
 from aftm.domain.products import DEFAULT_SYMBOLS, product_of
 from aftm.errors import InvalidInput
@@ -114,6 +117,11 @@ class GatewaySettings(KeySettings):
             value = value.strip()
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         if text:
+            limit = MAX_USER_LENGTH if info.field_name == "user" else MAX_PASSWORD_LENGTH
+            try:  # the limits a Login request is held to, so a login at start can pass them
+                check_credential(text, str(info.field_name), max_length=limit)
+            except InvalidInput as error:
+                raise ValueError(error.message) from None
             return value
         if broker in SIMULATED_BROKERS:  # unset or empty: the simulators' own credential
             return SIM_CREDENTIAL if info.field_name == "user" else SecretStr(SIM_CREDENTIAL)

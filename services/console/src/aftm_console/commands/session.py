@@ -23,34 +23,19 @@ from aftm_console.render import printable, say, say_json, say_table
 from aftm_console.services import Service, Services
 
 GATEWAY = Service.GATEWAY
-# Far beyond what a broker issues; a longer value is a pasted file, not a credential.
-MAX_USER_LENGTH = limits.MAX_ID_LENGTH
-MAX_PASSWORD_LENGTH = 256
 
 
 # --- operations (the menu calls these too) ---------------------------------------------------
 
 
 def login(services: Services, user: str, password: str) -> GatewayHealth:
-    user = check_user(user)
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidInput("password", f"is longer than {MAX_PASSWORD_LENGTH} characters")
+    # The gateway holds both to the same limits; checked here, a typo exits 2 without a request.
+    user = limits.check_credential(user.strip(), "user", max_length=limits.MAX_USER_LENGTH)
+    limits.check_credential(password, "password", max_length=limits.MAX_PASSWORD_LENGTH)
     # Logging in twice ends in the same session, so a lost reply may be asked again.
     health = services.ask(GATEWAY, Login(user=user, password=password), GatewayHealth, retries=1)
     say(f"logged in to the {printable(health.broker)} broker as {user}")
     return health
-
-
-def check_user(user: str) -> str:
-    """A broker user: printable, without blanks, and of a length a broker could issue."""
-    user = user.strip()
-    if not user:
-        raise InvalidInput("user", "is empty")
-    if len(user) > MAX_USER_LENGTH:
-        raise InvalidInput("user", f"must be at most {MAX_USER_LENGTH} characters, got {len(user)}")
-    if not user.isprintable() or any(char.isspace() for char in user):
-        raise InvalidInput("user", f"{user[:40]!r} holds blanks or control characters")
-    return user
 
 
 def logout(services: Services) -> GatewayHealth:
@@ -90,7 +75,7 @@ def show_futures(services: Services, *, as_json: bool = False) -> FutureList:
 def read_password(*, from_stdin: bool) -> str:
     """From a pipe when asked to, else from the terminal without echo; never from argv."""
     if from_stdin:  # read no further than a password can reach: stdin may be a whole file
-        return sys.stdin.readline(MAX_PASSWORD_LENGTH + 2).rstrip("\r\n")
+        return sys.stdin.readline(limits.MAX_PASSWORD_LENGTH + 2).rstrip("\r\n")
     if is_interactive():
         return getpass.getpass("password: ")
     raise InvalidInput("password", "no terminal to ask on: pipe it in with --password-stdin")
