@@ -45,6 +45,7 @@ from tests.support.executor_rig import (
     an_exit,
     wait_for,
 )
+from tests.support.forged import ask_forged, forged
 from tests.support.processes import ServiceProcess, http_json
 
 ACCEPTED = 'aftm_executor_orders_total{result="accepted"}'
@@ -300,7 +301,7 @@ def test_a_signal_out_of_range_is_refused_and_never_becomes_an_order(
     harness.start()
     good = a_signal(condition="c9")
 
-    harness.push(replace(good, **change))  # type: ignore[arg-type]
+    harness.push_socket.send(forged(good, **change))  # as a hostile peer frames it
 
     harness.wait_metric(INVALID_SIGNALS.format(field), 1)
     harness.push(good)  # the refused signal was not journaled: the real one is no duplicate
@@ -320,16 +321,16 @@ def test_a_fill_out_of_range_is_refused_and_the_position_untouched(
     harness.start()
     harness.push(a_signal(Side.BUY, quantity=2))
     placed = harness.expect(PlaceOrder)
-    forged = OrderFilled(
+    fill = OrderFilled(
         placed.client_order_id, "B1", "B1-1", "TXFL6", Side.BUY, 2, Decimal(17501), time.time_ns()
     )
 
-    harness.gateway.publish([FILL_TOPIC, encode(replace(forged, **change))])  # type: ignore[arg-type]
+    harness.gateway.publish([FILL_TOPIC, forged(fill, **change)])
 
     harness.wait_metric(f'aftm_executor_invalid_fills_total{{field="{field}"}}', 1)
     assert harness.status().positions == ()
     assert harness.metric("aftm_executor_fills_total") == 0
-    harness.gateway.publish([FILL_TOPIC, encode(forged)])  # the same fill id, in range: applied
+    harness.gateway.publish([FILL_TOPIC, encode(fill)])  # the same fill id, in range: applied
     harness.wait_metric("aftm_executor_fills_total", 1)
 
 
@@ -339,11 +340,12 @@ def test_an_order_report_with_absurd_lots_is_refused(harness: Harness) -> None:
     placed = harness.expect(PlaceOrder)
     harness.wait_metric(ACCEPTED, 1)
     snapshot = OrderSnapshot(
-        placed.client_order_id, "B1", "ACC1", "TXFL6", Side.BUY, 2, 2**63, Decimal(17501),
+        placed.client_order_id, "B1", "ACC1", "TXFL6", Side.BUY, 2, 2, Decimal(17501),
         OrderStatus.FILLED, "", time.time_ns(),
     )  # fmt: skip
+    absurd = {"order__filled_quantity": 2**63}  # beyond 64 bits: only a forged frame holds it
 
-    harness.gateway.publish([ORDER_TOPIC, encode(OrderUpdated(snapshot))])
+    harness.gateway.publish([ORDER_TOPIC, forged(OrderUpdated(snapshot), **absurd)])
 
     harness.wait_metric('aftm_executor_invalid_fills_total{field="filled_quantity"}', 1)
     assert harness.status().positions == ()
@@ -352,21 +354,21 @@ def test_an_order_report_with_absurd_lots_is_refused(harness: Harness) -> None:
 
 
 @pytest.mark.parametrize(
-    ("order", "field"),
+    ("order", "changes", "field"),
     [
-        (ManualOrder("m-1", "TXFL6", Side.BUY, 2**63), "quantity"),
-        (ManualOrder("m-1", "TXFL6", Side.BUY, 11), "quantity"),
-        (ManualOrder("m" * 300, "TXFL6", Side.BUY, 1), "order_id"),
-        (ManualOrder("m-1", "TXFL6\x00", Side.BUY, 1), "symbol"),
+        (ManualOrder("m-1", "TXFL6", Side.BUY, 1), {"quantity": 2**63}, "quantity"),
+        (ManualOrder("m-1", "TXFL6", Side.BUY, 11), {}, "quantity"),
+        (ManualOrder("m" * 300, "TXFL6", Side.BUY, 1), {}, "order_id"),
+        (ManualOrder("m-1", "TXFL6\x00", Side.BUY, 1), {}, "symbol"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
 def test_a_manual_order_out_of_range_is_invalid_and_never_an_order(
-    harness: Harness, order: ManualOrder, field: str
+    harness: Harness, order: ManualOrder, changes: dict[str, object], field: str
 ) -> None:
     harness.start()
 
-    reply = harness.control.request(order)
+    reply = ask_forged(harness.context, harness.control_endpoint, order, changes)
 
     assert (reply.ok, reply.error_code) == (False, ErrorCode.INVALID)
     assert f"field {field!r}" in reply.error

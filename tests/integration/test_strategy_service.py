@@ -55,6 +55,7 @@ from aftm_strategy.service import STAGE_SAVE_S, StrategyService
 from aftm_strategy.store import StrategyStore
 from aftm_strategy.telemetry import StrategyMetrics
 from tests.builders import a_condition
+from tests.support.forged import ask_forged, forged
 from tests.support.processes import ServiceProcess, endpoint, free_port, http_json
 
 Context = zmq.Context[zmq.Socket[bytes]]
@@ -421,23 +422,25 @@ def test_control_requests_refuse_what_they_cannot_do(strategy: Strategy) -> None
 
 
 @pytest.mark.parametrize(
-    ("condition", "field"),
+    ("condition", "changes", "field"),
     [
-        (a_condition(trigger_price=2**63), "trigger_price"),
-        (a_condition(trigger_price=10**9), "trigger_price"),
-        (a_condition(quantity=2**64 - 1), "quantity"),
-        (a_condition(quantity=11), "quantity"),  # one market order: TAIFEX's 10 lots
-        (a_condition(stop_loss_point=2**63 - 1), "stop_loss_point"),
-        (a_condition(id="c" * 300), "id"),
-        (a_condition(id="c1\n"), "id"),
-        (a_condition(symbol="TXF"), "symbol"),
+        # Integers beyond 64 bits only a forged frame can hold: the codec refuses to frame them.
+        (a_condition(), {"condition__trigger_price": 2**63}, "trigger_price"),
+        (a_condition(trigger_price=10**9), {}, "trigger_price"),
+        (a_condition(), {"condition__quantity": 2**64 - 1}, "quantity"),
+        (a_condition(quantity=11), {}, "quantity"),  # one market order: TAIFEX's 10 lots
+        (a_condition(stop_loss_point=2**63 - 1), {}, "stop_loss_point"),
+        (a_condition(id="c" * 300), {}, "id"),
+        (a_condition(id="c1\n"), {}, "id"),
+        (a_condition(symbol="TXF"), {}, "symbol"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
 def test_a_condition_out_of_range_is_refused_naming_the_field(
-    strategy: Strategy, condition: Condition, field: str
+    strategy: Strategy, condition: Condition, changes: dict[str, object], field: str
 ) -> None:
-    refused = strategy.request(AddCondition(condition))
+    request = AddCondition(condition)
+    refused = ask_forged(strategy.context, strategy.control_endpoint, request, changes)
 
     assert (refused.ok, refused.error_code) == (False, ErrorCode.INVALID)
     assert f"field {field!r}" in refused.error
@@ -491,8 +494,10 @@ def test_a_tick_out_of_range_is_dropped_and_counted(
 ) -> None:
     strategy.add(a_condition(id="c1", trigger_price=1000))  # a buy: any price <= 1000 triggers
 
-    for price in (0, -5, 2**63):
+    for price in (0, -5):
         gateway.tick(price)
+    beyond_64_bits = forged(Tick(SYMBOL, 1000, 1, time.time_ns(), 1), price=2**63)
+    gateway.pub.send_multipart([tick_topic(SYMBOL), beyond_64_bits])
 
     strategy.wait_metric("aftm_strategy_malformed_frames_total", 3, socket="ticks")
     assert strategy.metric("aftm_strategy_ticks_received_total") == 0

@@ -359,6 +359,8 @@ class Executor:
             if not isinstance(signal, Signal):
                 raise DecodeError(f"expected a Signal, got {type(signal).__name__}")
         except DecodeError as bad:
+            if bad.field is not None:  # a signal with a value the wire cannot carry
+                self._metrics.invalid_signals.labels(field=bad.field).inc()
             self._malformed("signals", bad)
             return
         if self._signal_gate.check(received, signal) is not None:
@@ -398,6 +400,9 @@ class Executor:
             topic, payload = frames
             message = decode(payload)
         except DecodeError as bad:
+            if bad.field is not None and frames[0] in (ORDER_TOPIC, FILL_TOPIC):
+                # A report with lots or a price the wire cannot carry: as one out of range.
+                self._metrics.invalid_fills.labels(field=bad.field).inc()
             self._malformed("reports", bad)
             return
         self.watch.heard()
