@@ -87,3 +87,19 @@ def test_a_keys_dir_without_the_roles_secret_names_the_file(
 
     with pytest.raises(KeyFileError, match=r"gateway\.key_secret: missing"):
         security_from(load(GatewaySettings, "aftm-test"), Role.GATEWAY)
+
+
+@pytest.mark.parametrize(("settings", "prefix"), SERVICES)
+def test_an_empty_keys_dir_is_refused_not_taken_as_the_working_folder(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    settings: Settings,
+    prefix: str,
+) -> None:
+    monkeypatch.delenv(f"{prefix}INSECURE")
+    monkeypatch.setenv(f"{prefix}KEYS_DIR", "")
+
+    with pytest.raises(SystemExit):
+        load(settings, "aftm-test")
+
+    assert f"invalid setting {prefix}KEYS_DIR: " in capsys.readouterr().err

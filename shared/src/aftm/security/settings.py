@@ -29,6 +29,14 @@ class KeySettings(BaseSettings):
     insecure: bool = False
     keys_dir: Path | None = Field(default=None, validate_default=True)
 
+    @field_validator("keys_dir", mode="before")
+    @classmethod
+    def _blank_keys_dir(cls, value: object) -> object:
+        # Path("") is ".", the working folder: an empty setting must not mean "here".
+        if isinstance(value, str) and not value.strip():
+            raise ValueError(f"is empty ({NO_KEYS})")
+        return value
+
     @field_validator("keys_dir")
     @classmethod
     def _keys_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
