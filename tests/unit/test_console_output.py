@@ -87,6 +87,18 @@ def a_picture(**changes: object) -> Picture:
     return replace(picture, **changes)  # type: ignore[arg-type]
 
 
+def test_the_screen_escapes_what_a_service_or_broker_wrote() -> None:
+    rejected = replace(an_order(), reason="no\x1b[2J margin\nFAKE LINE")
+
+    note = "demo: the gateway said \x1b[2Jbusy"  # notes quote services' replies
+    text = screen(a_picture(orders=(rejected,), notes=(note,)))
+
+    assert text.count("\x1b") == CLEAR.count("\x1b")  # only the redraw's own escapes
+    assert "no\\x1b[2J margin\\nFAKE LINE" in text
+    assert "said \\x1b[2Jbusy" in text
+    assert "\x1b" not in summary(a_picture(orders=(rejected,)))
+
+
 def test_the_screen_shows_prices_conditions_and_orders() -> None:
     text = screen(a_picture(notes=("demo: condition c-1 added",)))
 

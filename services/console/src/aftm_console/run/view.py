@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aftm.domain.conditions import Condition
 from aftm.wire.protocol import ExecutorStatus, OrderSnapshot
-from aftm_console.render import ORDER_HEADERS, order_row, table
+from aftm_console.render import ORDER_HEADERS, order_row, printable, table
 
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen
 MAX_CONDITIONS = 10
@@ -35,7 +35,8 @@ def screen(picture: Picture) -> str:
     lines += ["", _conditions_table(picture.conditions), "", _orders_table(picture.orders), ""]
     lines += [*picture.notes, *([""] if picture.notes else [])]
     lines.append(f"logs and state in {picture.state_dir}/   Ctrl-C stops everything")
-    return CLEAR + "\n".join(lines) + "\n"
+    # Conditions, orders and notes carry services' text: none may move the cursor on screen.
+    return CLEAR + "\n".join(printable(line) for line in "\n".join(lines).split("\n")) + "\n"
 
 
 def summary(picture: Picture) -> str:
@@ -51,7 +52,7 @@ def summary(picture: Picture) -> str:
     else:
         statuses = _count(str(o.status) for o in picture.orders)
         parts.append(f"orders {len(picture.orders)}" + (f" ({statuses})" if statuses else ""))
-    return "aftm run: " + " | ".join(parts)
+    return printable("aftm run: " + " | ".join(parts))
 
 
 def _prices(prices: Mapping[str, int]) -> str:
