@@ -67,7 +67,7 @@ from bench.broker_book import BrokerBook, read_sim
 from bench.fuzz_frames import FrameMaker, forbidden_bodies, forbidden_message, is_harmful
 from bench.pipeline_rig import SERVICES, RigConfig, Services, service_env
 
-# Under a million frames per socket and mode each service peaked at 68-82 MiB (Python, pyzmq,
+# Under a million frames per socket and mode each service peaked at 80-84 MiB (Python, pyzmq,
 # pydantic, SQLite; 2026-12-02). The bound leaves ~3.5x that for the allocator's growth under
 # load, yet a leak of even ~300 bytes per frame over a million frames breaches it.
 RSS_BOUND_MIB = 300
