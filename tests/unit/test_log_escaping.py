@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger
 
-from aftm.log import MAX_MESSAGE_CHARS, configure, safe_message
+from aftm.log import MAX_MESSAGE_CHARS, Throttle, configure, safe_message
 
 FORGED = "c1\n12:00:00.000 INFO    executor order placed id=forged\r\x1b[2J\x85\u2028\u202e"
 
@@ -68,3 +68,31 @@ def test_a_traceback_stays_multi_line(capsys: pytest.CaptureFixture[str]) -> Non
 def test_plain_text_is_left_alone() -> None:
     text = "order answered client_order_id=A1 reason=價格超出範圍 path=C:\\var"
     assert safe_message(text) == text
+
+
+def test_a_burst_of_warnings_from_one_place_is_held_back_and_then_counted() -> None:
+    now = [0.0]
+    throttle = Throttle(lines=3, window_s=10.0, clock=lambda: now[0])
+    lines: list[str] = []
+    logger.remove()
+    logger.add(lambda message: lines.append(message.record["message"]), filter=throttle)
+
+    def drop(n: int) -> None:
+        logger.warning("frame dropped n={}", n)  # one call site
+
+    for n in range(100):
+        drop(n)
+        logger.info("order sent n={}", n)  # INFO is never held back
+    logger.error("another place")  # a call site of its own
+    now[0] = 10.0
+    drop(100)
+
+    warnings = [line for line in lines if line.startswith("frame dropped")]
+    assert warnings == [
+        "frame dropped n=0",
+        "frame dropped n=1",
+        "frame dropped n=2",
+        "frame dropped n=100 (97 more like this held back in 10 s)",
+    ]
+    assert sum(line.startswith("order sent") for line in lines) == 100
+    assert "another place" in lines
