@@ -23,10 +23,10 @@ Sends are NOBLOCK; a delivering client waits for room when libzmq's high-water m
 modes count frames queued (at most the high-water mark) and refused locally (EAGAIN), and the
 handshake events libzmq reports.
 
-After the run: every service alive, each answers a real request with the console's key, the
-simulated exchange's own SQLite book holds no order (the bench places none), each service's RSS
-stayed under RSS_BOUND_MIB, no service counted a message failure (an exception in its loop), and
-no frame of an undelivered mode was counted as received.
+After the run, the verdict (fuzz_verdict.py): every service alive, each answers a real request
+with the console's key, the simulated exchange's own SQLite book holds no order (the bench places
+none), each service's RSS stayed under RSS_BOUND_MIB, no service counted a message failure (an
+exception in its loop), and no frame of an undelivered mode was counted as received.
 
     .venv/bin/python bench/fuzz_wire.py [--frames 1000000] [--seed 1]
 
@@ -42,9 +42,8 @@ import socket
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
@@ -63,15 +62,21 @@ from aftm.wire.sockets import SocketSetup, make_socket
 if not __package__:  # run as a script (bench/fuzz_wire.py): its helpers are bench.*
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.broker_book import BrokerBook, read_sim
+from bench.broker_book import read_sim
 from bench.fuzz_frames import FrameMaker, forbidden_bodies, forbidden_message, is_harmful
+from bench.fuzz_verdict import (
+    RSS_BOUND_MIB,
+    UNDELIVERED,
+    ModeRun,
+    RssWatch,
+    breaches,
+    counters_of,
+    gather,
+    is_alive,
+    malformed,
+)
 from bench.pipeline_rig import SERVICES, RigConfig, Services, service_env
 
-# Under a million frames per socket and mode each service peaked at 80-84 MiB (Python, pyzmq,
-# pydantic, SQLite; 2026-12-02). The bound leaves ~3.5x that for the allocator's growth under
-# load, yet a leak of even ~300 bytes per frame over a million frames breaches it.
-RSS_BOUND_MIB = 300
-RSS_SAMPLE_S = 0.5
 ROOM_WAIT_MS = 30_000  # a delivering client waiting this long for room: the service is stuck
 SETTLE_S = 60.0  # at most this long for a service to work through what it was sent
 ANSWER_TIMEOUT_MS = 5_000
@@ -87,7 +92,6 @@ HANDSHAKE_EVENTS: dict[int, str] = {
 }
 Context = zmq.Context[zmq.Socket[bytes]]
 MODES = ("none", "unknown", "refused", "limited", "right")  # "limited" where such a role exists
-UNDELIVERED = ("none", "unknown", "refused")
 
 
 @dataclass(frozen=True)
@@ -135,70 +139,6 @@ PROBES: dict[str, tuple[str, Role, object]] = {
     "strategy": ("strategy_control", Role.STRATEGY, p.ListConditions()),
     "executor": ("executor_control", Role.EXECUTOR, p.GetExecutorStatus()),
 }
-
-
-@dataclass
-class ModeRun:
-    """What one key mode at one socket did and saw."""
-
-    frames: int = 0
-    sent: int = 0
-    refused_locally: int = 0  # EAGAIN: libzmq's queue full, the frame never left the bench
-    skipped_harmful: int = 0
-    forbidden_requests: int = 0
-    by_kind: Counter[str] = field(default_factory=Counter)
-    replies: Counter[str] = field(default_factory=Counter)
-    forbidden_replies: Counter[str] = field(default_factory=Counter)
-    handshakes: Counter[str] = field(default_factory=Counter)
-    raw_tcp_connections: int = 0
-    forbidden_ids: set[str] = field(default_factory=set)  # sent, not yet answered
-    stalled: str = ""  # why sending stopped early, if it did
-    received_by_service: float = 0.0  # the service's malformed-frame count grew by this much
-    seconds: float = 0.0
-
-    def figures(self) -> dict[str, object]:
-        # Not dataclasses.asdict: it rebuilds a Counter from (key, value) pairs, as keys.
-        figures = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "forbidden_ids"}
-        return figures | {"frames_per_s": round(self.frames / self.seconds) if self.seconds else 0}
-
-
-class RssWatch:
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self.peak_mib: dict[str, float] = dict.fromkeys(pids, 0.0)
-        self.last_mib: dict[str, float] = dict.fromkeys(pids, 0.0)
-        self._next = 0.0
-
-    def sample(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now < self._next:
-            return
-        self._next = now + RSS_SAMPLE_S
-        for name, pid in self.pids.items():
-            mib = rss_mib(pid)
-            if mib is not None:
-                self.last_mib[name] = mib
-                self.peak_mib[name] = max(self.peak_mib[name], mib)
-
-
-def rss_mib(pid: int) -> float | None:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return None
-
-
-def is_alive(pid: int) -> bool:
-    """Running, not a zombie: a killed child stays in /proc until reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 class Stalled(Exception):
@@ -407,29 +347,6 @@ def raw_tcp_garbage(endpoint: str, maker: FrameMaker, connections: int) -> int:
     return connections
 
 
-def malformed(rig: Services, target: Target) -> float:
-    """The frames `target`'s service counted as malformed there; 0 if it cannot say (dead: the
-    verdict reports that)."""
-    if target.malformed_label is None:
-        return 0.0
-    name = f'aftm_{target.service}_malformed_frames_total{{socket="{target.malformed_label}"}}'
-    try:
-        return rig.metrics(target.service).get(name, 0.0)
-    except OSError:
-        return 0.0
-
-
-COUNTERS = ("malformed_frames_total", "message_failures_total", "curve_refusals_total")
-
-
-def counters_of(rig: Services, name: str) -> dict[str, float]:
-    try:
-        samples = rig.metrics(name)
-    except OSError:
-        return {}
-    return {key: value for key, value in samples.items() if any(c in key for c in COUNTERS)}
-
-
 def settle(rig: Services, client: Client, run: ModeRun, target: Target, delivers: bool) -> None:
     """Read replies until the service's malformed count stops moving (it has worked through
     what it was sent), for at most SETTLE_S."""
@@ -443,89 +360,6 @@ def settle(rig: Services, client: Client, run: ModeRun, target: Target, delivers
         if now == last:
             return
         last = now
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the verdict is drawn from; every field gathered from the real processes."""
-
-    alive: dict[str, bool]
-    answers: dict[str, str]
-    broker_orders: list[str]  # client order ids (NOTEs) in the broker's own book
-    expected_orders: frozenset[str]  # what the bench itself placed
-    rss_peak_mib: dict[str, float]
-    message_failures: dict[str, float]
-    # Per socket and mode: frames a service counted from a mode that must deliver nothing,
-    # handshakes that succeeded there, forbidden requests answered other than `forbidden`,
-    # and a client that found no room to send (the service stopped reading).
-    leaks: dict[str, float] = field(default_factory=dict)
-
-
-def breaches(facts: Facts, rss_bound_mib: float = RSS_BOUND_MIB) -> list[str]:
-    """Every way the run failed; empty when it passed."""
-    found = [f"{name} died" for name, alive in facts.alive.items() if not alive]
-    found += [
-        f"{name} did not answer its request after the fuzz: {answer}"
-        for name, answer in facts.answers.items()
-        if answer != "ok"
-    ]
-    unexpected = sorted(set(facts.broker_orders) - facts.expected_orders)
-    if unexpected:
-        shown = ", ".join(unexpected[:5])
-        found.append(f"the broker holds {len(unexpected)} order(s) the fuzz caused: {shown}")
-    found += [
-        f"{name} RSS peaked at {mib:.0f} MiB, over the {rss_bound_mib:.0f} MiB bound"
-        for name, mib in facts.rss_peak_mib.items()
-        if mib > rss_bound_mib
-    ]
-    found += [
-        f"{key}: {count:.0f} message(s) failed with an exception"
-        for key, count in facts.message_failures.items()
-        if count
-    ]
-    found += [f"{where}: {count:.0f}" for where, count in facts.leaks.items() if count]
-    return found
-
-
-def leaks(runs: dict[str, dict[str, ModeRun]]) -> dict[str, float]:
-    found: dict[str, float] = {}
-    for bound, modes in runs.items():
-        for mode, run in modes.items():
-            if mode in UNDELIVERED:
-                found[f"{bound} {mode}: frames received"] = run.received_by_service
-                found[f"{bound} {mode}: handshakes succeeded"] = run.handshakes[
-                    "handshake_succeeded"
-                ]
-            not_forbidden = sum(
-                count for code, count in run.forbidden_replies.items() if code != "forbidden"
-            )
-            found[f"{bound} {mode}: order-changing requests not refused"] = not_forbidden
-            found[f"{bound} {mode}: sending stalled ({run.stalled})"] = float(bool(run.stalled))
-    return found
-
-
-def gather(
-    after: dict[str, object],
-    book: BrokerBook,
-    watch: RssWatch,
-    runs: dict[str, dict[str, ModeRun]],
-    expected_orders: frozenset[str] = frozenset(),  # the bench itself places none
-) -> Facts:
-    counters: dict[str, dict[str, float]] = after["counters"]  # type: ignore[assignment]
-    return Facts(
-        alive=after["alive"],  # type: ignore[arg-type]
-        answers=after["answers"],  # type: ignore[arg-type]
-        broker_orders=[order.client_order_id for order in book.orders],
-        expected_orders=expected_orders,
-        rss_peak_mib=watch.peak_mib,
-        message_failures={
-            key: value
-            for name in SERVICES
-            for key, value in counters.get(name, {}).items()
-            if "message_failures_total" in key
-        },
-        leaks=leaks(runs),
-    )
 
 
 def rig_config(folder: Path, keydir: Path, log_level: str) -> RigConfig:

@@ -24,16 +24,8 @@ from aftm.security.roles import Role
 from aftm.security.transport import Curve
 from aftm.wire.reliable import ReliableClient
 from bench.broker_book import read_sim
-from bench.fuzz_wire import (
-    Fuzzer,
-    breaches,
-    fuzz_wire,
-    gather,
-    options,
-    rig_config,
-    sim_state,
-    start,
-)
+from bench.fuzz_verdict import breaches, gather
+from bench.fuzz_wire import Fuzzer, fuzz_wire, options, rig_config, sim_state, start
 from bench.pipeline_rig import SERVICES
 
 FRAMES = 2_000
