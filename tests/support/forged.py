@@ -9,8 +9,8 @@ msgpack map; a change to a nested message's field is spelled with `__` (`body__q
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 
 import msgpack
