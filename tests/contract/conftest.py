@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from aftm.domain.products import DEFAULT_SYMBOLS
+from aftm.market.products import DEFAULT_SYMBOLS
 from aftm_gateway.broker import Broker, BrokerEvent
 from aftm_gateway.pfcf import PfcfBroker, PfcfConfig
 from aftm_gateway.pfcf.loader import load

@@ -15,9 +15,9 @@ import pytest
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
-from aftm.domain.products import DEFAULT_SYMBOLS
 from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
 from aftm.errors import InvalidInput
+from aftm.market.products import DEFAULT_SYMBOLS
 from aftm.wire.protocol import OrderSnapshot, OrderUpdated
 from aftm_gateway.broker import BrokerEvent
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn, OrderNotFound

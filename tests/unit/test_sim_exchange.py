@@ -17,9 +17,9 @@ from pydantic import SecretStr
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
-from aftm.domain.products import product_of
 from aftm.domain.types import OrderStatus, OrderType, Side, TimeInForce
 from aftm.errors import InvalidInput
+from aftm.market.products import product_of
 from aftm.wire.protocol import OrderUpdated
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn, OrderNotFound
 from aftm_gateway.simulated.exchange import Exchange

@@ -31,8 +31,8 @@ from typing import BinaryIO
 
 from aftm.domain.limits import INT64_MAX, MAX_ID_LENGTH, MAX_PRICE, check_int, check_price
 from aftm.domain.market import Tick
-from aftm.domain.prices import whole_points
 from aftm.errors import AftmError, InvalidInput
+from aftm.market.prices import whole_points
 
 TAIWAN = timezone(timedelta(hours=8), "UTC+08:00")
 COLUMNS = ("ts", "symbol", "price", "qty")

@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aftm.domain.limits import MAX_POINTS
-from aftm.domain.prices import whole_points
 from aftm.errors import AftmError, InvalidInput
+from aftm.market.prices import whole_points
 from aftm_console.backtest.report import DEFAULT_POINT_VALUES
 from aftm_console.backtest.runner import Backtest, Summary, run
 from aftm_console.commands.accounts import add_account_commands

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-from aftm.domain.prices import whole_points
 from aftm.domain.types import Side
 from aftm.errors import AftmError, InvalidInput
+from aftm.market.prices import whole_points
 from aftm.wire.protocol import Reconciliation, TradingMode
 from aftm_console.book import adoption_question
 from aftm_console.commands import (

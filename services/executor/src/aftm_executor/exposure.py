@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aftm.domain.products import PRODUCTS, product_of
 from aftm.errors import InvalidInput
+from aftm.market.products import PRODUCTS, product_of
 
 _TX_POINT_VALUE = PRODUCTS["TXF"].point_value_twd
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from aftm.domain.orders import OrderFilled
 from aftm.domain.positions import Position
-from aftm.domain.products import product_of
 from aftm.errors import InvalidInput
+from aftm.market.products import product_of
 
 ZERO = Decimal(0)
 NS_PER_DAY = 86_400 * 1_000_000_000

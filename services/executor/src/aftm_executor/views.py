@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from aftm.domain.products import product_of
 from aftm.errors import InvalidInput
+from aftm.market.products import product_of
 from aftm.wire.protocol import TradeOrder, TradeView
 from aftm_executor.journal import FillValue
 from aftm_executor.trades import Leg, Trade

@@ -26,8 +26,8 @@ from aftm.domain.limits import (
     check_account,
     check_credential,
 )
-from aftm.domain.products import DEFAULT_SYMBOLS, product_of
 from aftm.errors import InvalidInput
+from aftm.market.products import DEFAULT_SYMBOLS, product_of
 from aftm.security.settings import KeySettings
 from aftm.settings import check_endpoint, check_file_path, check_host, check_log_level
 

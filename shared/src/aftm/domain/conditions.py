@@ -12,9 +12,9 @@ from enum import StrEnum
 from typing import NoReturn
 
 from aftm.domain import limits
-from aftm.domain.prices import whole_points
 from aftm.domain.types import OrderType, Side
 from aftm.errors import InvalidInput
+from aftm.market.prices import whole_points
 
 DEFAULT_TURNING_POINT = 15
 DEFAULT_TAKE_PROFIT_POINT = 90

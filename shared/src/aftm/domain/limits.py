@@ -13,10 +13,10 @@ from decimal import Decimal
 
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderFilled
-from aftm.domain.products import SYMBOL_SHAPE
 from aftm.domain.signals import Signal, SignalKind, signal_id
 from aftm.domain.types import OrderType, Side
 from aftm.errors import InvalidInput
+from aftm.market.products import SYMBOL_SHAPE
 
 # --- quantities --------------------------------------------------------------------------------
 # TAIFEX's per-order maximum for index futures (TX, MTX, TMF count as "other futures", not stock

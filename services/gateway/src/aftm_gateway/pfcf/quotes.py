@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from aftm.domain.market import Tick
-from aftm.domain.products import product_of
 from aftm.errors import InvalidInput
+from aftm.market.products import product_of
 from aftm.wire.protocol import Future
 from aftm_gateway.pfcf import translate
 from aftm_gateway.pfcf.session import Session, call

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from aftm.domain.market import Tick
 from aftm.domain.orders import OrderFilled, PlaceOrder
 from aftm.domain.positions import Position
-from aftm.domain.products import product_of
 from aftm.errors import InvalidInput
+from aftm.market.products import product_of
 from aftm.wire.protocol import Future, OrderSnapshot
 from aftm_gateway.broker import FILL_HISTORY_NS, BrokerEvent, unsent
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn
