@@ -104,7 +104,11 @@ def sessions_on(
 
 
 def state_at(calendar: Calendar, at: datetime, last_trading_day: date | None = None) -> MarketState:
-    """The market phase at `at` for a contract (pass its last trading day) or a product."""
+    """The market phase at `at` for a contract (pass its last trading day) or a product.
+
+    Needs the calendar to cover the day before `at` too (its evening session may still run):
+    CalendarNotCovering otherwise.
+    """
     local = _taipei(at)
     session = _first_not_over(calendar, local, last_trading_day)
     if session is None or local < session.orders_from:
