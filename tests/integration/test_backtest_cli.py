@@ -81,7 +81,9 @@ def a_signal(
     }
 
 
-def stats(wins: int, losses: int, pnl_points: int, pnl_twd: int, drawdown: int) -> dict[str, int]:
+def stats(
+    wins: int, losses: int, pnl_points: int, pnl_twd: int, drawdown: int, costs: int
+) -> dict[str, int]:
     return {
         "trades": wins + losses,
         "wins": wins,
@@ -89,18 +91,22 @@ def stats(wins: int, losses: int, pnl_points: int, pnl_twd: int, drawdown: int) 
         "pnl_points": pnl_points,
         "pnl_twd": pnl_twd,
         "max_drawdown_twd": drawdown,
+        "costs_twd": costs,
+        "net_pnl_twd": pnl_twd - costs,
     }
 
 
 # (action, trailing, signals as (tick index, side, kind, price), total stats)
 # Fills are 1 point worse than each signal; P&L = points x 2 lots x 200 (TXF) or 50 (MXF) TWD.
+# Costs: no commission set, so the transaction tax alone, 0.002 % of each fill's value, each
+# side rounded half up: TXF 23016 x 2 x 200 -> 184.128 -> 184, 23104 x 400 -> 184.832 -> 185.
 SINGLE_CASES = [
     pytest.param(
         "buy",
         False,
         # triggered at 23000 (1), enters at the order price 23015 (4), take profit 23105 (6)
         [(4, "buy", "entry", 23015), (6, "sell", "take_profit", 23105)],
-        stats(1, 0, (23104 - 23016) * 2, 88 * 2 * 200, 0),
+        stats(1, 0, (23104 - 23016) * 2, 88 * 2 * 200, 0, 184 + 185),
         id="buy",
     ),
     pytest.param(
@@ -108,7 +114,7 @@ SINGLE_CASES = [
         True,
         # 22990 (2) trails: order 23005, take profit 23095; enters at 23010 (3), exits 23096 (5)
         [(3, "buy", "entry", 23010), (5, "sell", "take_profit", 23096)],
-        stats(1, 0, (23095 - 23011) * 2, 84 * 2 * 200, 0),
+        stats(1, 0, (23095 - 23011) * 2, 84 * 2 * 200, 0, 184 + 185),
         id="buy-trailing",
     ),
     pytest.param(
@@ -116,7 +122,7 @@ SINGLE_CASES = [
         False,
         # triggered at 23000 (1), enters at 22985 (4), stop loss at 23015 (6)
         [(4, "sell", "entry", 22985), (6, "buy", "stop_loss", 23015)],
-        stats(0, 1, (22984 - 23016) * 2, -32 * 2 * 50, 3_200),
+        stats(0, 1, (22984 - 23016) * 2, -32 * 2 * 50, 3_200, 46 + 46),
         id="sell",
     ),
     pytest.param(
@@ -124,7 +130,7 @@ SINGLE_CASES = [
         True,
         # 23010 (2) trails: order 22995, stop loss 23025; enters 22990 (3), stopped at 23100 (7)
         [(3, "sell", "entry", 22990), (7, "buy", "stop_loss", 23100)],
-        stats(0, 1, (22989 - 23101) * 2, -112 * 2 * 50, 11_200),
+        stats(0, 1, (22989 - 23101) * 2, -112 * 2 * 50, 11_200, 46 + 46),
         id="sell-trailing",
     ),
 ]
@@ -193,7 +199,7 @@ def test_four_conditions_on_interleaved_symbols(tmp_path: Path) -> None:
     ]
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     # Realised equity in exit order: 33,600  68,800  65,600  54,400 -> drawdown 14,400.
-    assert report["total"] == stats(2, 2, 168 + 176 - 64 - 224, 54_400, 14_400)
+    assert report["total"] == stats(2, 2, 168 + 176 - 64 - 224, 54_400, 14_400, 2 * 369 + 2 * 92)
     assert [report["conditions"][c]["pnl_twd"] for c in ("c1", "c2", "c3", "c4")] == [
         35_200,
         33_600,
@@ -482,3 +488,34 @@ def test_memory_does_not_grow_with_the_number_of_ticks(tmp_path: Path) -> None:
     assert peak < 150
     assert peak - baseline < 25, f"RSS grew from {baseline:.0f} MB to {peak:.0f} MB"
     assert (tmp_path / "signals.jsonl").stat().st_size > 0  # the engine really was busy
+
+
+def test_a_commission_per_product_is_added_to_the_tax_and_the_net_is_printed(
+    tmp_path: Path,
+) -> None:
+    write_ticks(
+        tmp_path / "ticks.csv", [(BASE_NS + i, "TXFL6", p, 1) for i, p in enumerate(BUY_PRICES)]
+    )
+    write_json(tmp_path / "conds.json", [a_condition("TXFL6", "buy")])
+
+    done = backtest(tmp_path, "--slippage", "1", "--commission", "TXF=50", "--commission", "MXF=20")
+
+    assert (done.returncode, done.stderr) == (0, "")
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    costs = 2 * 50 * 2 + 184 + 185  # 50 TWD a lot and side, 2 lots, both sides; the tax
+    assert report["total"] == stats(1, 0, (23104 - 23016) * 2, 88 * 2 * 200, 0, costs)
+    assert report["costs"]["commission_twd_per_lot_and_side"] == {"TXF": 50, "MXF": 20}
+    assert f"costs:      {costs:,} TWD" in done.stdout
+    assert f"net P&L {35_200 - costs:+,} TWD" in done.stdout
+
+
+@pytest.mark.parametrize("value", ["TXF=-1", "TXF=10001", "TXF=1.5", "TXF", "=5", "TXF=\uff11"])
+def test_a_commission_out_of_range_exits_2_in_one_line(tmp_path: Path, value: str) -> None:
+    write_ticks(tmp_path / "ticks.csv", [(BASE_NS, "TXFL6", 23000, 1)])
+    write_json(tmp_path / "conds.json", [a_condition("TXFL6", "buy")])
+
+    done = backtest(tmp_path, "--commission", value)
+
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "commission" in done.stderr

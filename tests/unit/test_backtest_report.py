@@ -9,6 +9,7 @@ import pytest
 from aftm.domain.signals import Signal, SignalKind
 from aftm.domain.types import Side
 from aftm.errors import InvalidInput
+from aftm.market.costs import CostSchedule
 from aftm_console.backtest.report import (
     DEFAULT_POINT_VALUES,
     OpenPosition,
@@ -199,6 +200,8 @@ def test_open_positions_are_listed_apart_from_trades(side: Side) -> None:
         "pnl_points": 48,
         "pnl_twd": 9_600,
         "max_drawdown_twd": 0,
+        "costs_twd": 0,  # no cost schedule given
+        "net_pnl_twd": 9_600,
     }
 
 
@@ -267,3 +270,16 @@ def test_an_exit_without_entry_is_a_bug() -> None:
 
     with pytest.raises(ValueError, match="without an entry"):
         report.apply(a_signal(TP, S, 23000))
+
+
+def test_costs_are_both_sides_of_each_trade_and_the_net_is_what_remains() -> None:
+    report = Report([a_condition(quantity=2)], costs=CostSchedule({"TXF": 50, "MXF": 20}))
+    report.apply(a_signal(ENTRY, B, 23_000, quantity=2))
+    trade = report.apply(a_signal(TP, S, 23_100, quantity=2))
+
+    assert trade is not None
+    # commission 50 x 2 lots a side; tax 23,000 x 400 x 0.00002 = 184 and 23,100 x 400 -> 184.8
+    assert trade.costs_twd == 100 + 184 + 100 + 185
+    assert trade.pnl_twd == 100 * 2 * 200
+    assert trade.net_pnl_twd == 40_000 - 569
+    assert report.to_dict()["total"]["net_pnl_twd"] == 40_000 - 569  # type: ignore[index]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aftm.domain.limits import MAX_POINTS
 from aftm.errors import AftmError, InvalidInput
+from aftm.market.costs import MAX_COMMISSION_TWD, CostSchedule
 from aftm.market.prices import whole_points
 from aftm_console.backtest.report import DEFAULT_POINT_VALUES
 from aftm_console.backtest.runner import Backtest, Summary, run
@@ -151,6 +152,15 @@ def _add_backtest_options(parser: _Parser) -> None:
         f"the longest matching PRODUCT wins (defaults: {defaults})",
     )
     parser.add_argument(
+        "--commission",
+        type=_commission,
+        action="append",
+        default=[],
+        metavar="PRODUCT=TWD",
+        help="the broker's commission per lot and side for symbols starting with PRODUCT;"
+        " repeatable (default 0); the futures transaction tax (0.002 %% a side) always applies",
+    )
+    parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -184,6 +194,7 @@ def _backtest(args: argparse.Namespace) -> int:
         plot=args.plot,
         slippage=args.slippage,
         point_values=dict(DEFAULT_POINT_VALUES) | dict(args.point_value),
+        costs=CostSchedule(dict(args.commission)),
         progress=_should_show_progress(args.ticks) if progress is None else progress,
     )
     summary = run(backtest, progress_to=sys.stderr)
@@ -207,6 +218,8 @@ def _summary_text(backtest: Backtest, summary: Summary) -> str:
         f"{summary.open_positions:,} still open",
         f"P&L:        {total.pnl_twd:+,} TWD ({total.pnl_points:+,} points x lots), "
         f"max drawdown {total.max_drawdown_twd:,} TWD",
+        f"costs:      {total.costs_twd:,} TWD (commission and transaction tax, both sides); "
+        f"net P&L {total.net_pnl_twd:+,} TWD",
     ]
     if backtest.report is not None:
         lines.append(f"report:     {backtest.report}")
@@ -234,6 +247,24 @@ def _point_value(text: str) -> tuple[str, int]:
             f"{product}: must be 1 to {MAX_POINT_VALUE_TWD} TWD, got {twd}"
         )
     return product, twd
+
+
+def _commission(text: str) -> tuple[str, int]:
+    product, sep, value = text.partition("=")
+    product = product.strip()
+    if not sep or not _PRODUCT.fullmatch(product):
+        shown = repr(text[:30]) if len(text) <= 30 else f"{text[:27]!r}..."
+        raise argparse.ArgumentTypeError(f"{shown} is not PRODUCT=TWD, e.g. TXF=50")
+    twd = _whole_or_zero(value)
+    if not 0 <= twd <= MAX_COMMISSION_TWD:
+        raise argparse.ArgumentTypeError(
+            f"{product}: must be 0 to {MAX_COMMISSION_TWD} TWD, got {twd}"
+        )
+    return product, twd
+
+
+def _whole_or_zero(text: str) -> int:
+    return 0 if text.strip() == "0" else _whole(text)
 
 
 def _whole(text: str) -> int:

@@ -6,6 +6,10 @@ the lots; TWD is points times the product's point value. Drawdown is measured on
 (closed trades in exit order, starting from 0), because that is all a signal stream can tell.
 A trade with zero P&L counts as neither a win nor a loss.
 
+Costs (aftm.market.costs): when a schedule is given, each trade also carries its commission and
+futures transaction tax, both sides, and its net P&L, what the trader's statement will show.
+Wins, losses and drawdown stay on the price move (gross), as before; totals carry both.
+
 A condition enters once and exits once, so memory is bounded by the number of conditions.
 """
 
@@ -18,6 +22,7 @@ from aftm.domain.conditions import Condition
 from aftm.domain.signals import Signal, SignalKind
 from aftm.domain.types import Side
 from aftm.errors import AftmError, InvalidInput
+from aftm.market.costs import FUTURES_TAX_RATE, CostSchedule
 
 # TWD per point of TAIFEX index futures: TAIEX (TX/TXF), mini (MTX/MXF), micro (TMF).
 DEFAULT_POINT_VALUES: Mapping[str, int] = {"TX": 200, "TXF": 200, "MTX": 50, "MXF": 50, "TMF": 10}
@@ -75,6 +80,11 @@ class Trade:
     exit_kind: SignalKind
     pnl_points: int  # points x lots
     pnl_twd: int
+    costs_twd: int = 0  # commission and transaction tax, entry and exit
+
+    @property
+    def net_pnl_twd(self) -> int:
+        return self.pnl_twd - self.costs_twd
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,11 @@ class Stats:
     pnl_points: int = 0
     pnl_twd: int = 0
     max_drawdown_twd: int = 0
+    costs_twd: int = 0
+
+    @property
+    def net_pnl_twd(self) -> int:
+        return self.pnl_twd - self.costs_twd
 
 
 def equity_curve(trades: Iterable[Trade]) -> list[tuple[int, int]]:
@@ -109,6 +124,7 @@ def summarize(trades: Sequence[Trade]) -> Stats:
         pnl_points=sum(t.pnl_points for t in trades),
         pnl_twd=sum(t.pnl_twd for t in trades),
         max_drawdown_twd=drawdown,
+        costs_twd=sum(t.costs_twd for t in trades),
     )
 
 
@@ -120,10 +136,12 @@ class Report:
         conditions: Iterable[Condition],
         point_values: Mapping[str, int] = DEFAULT_POINT_VALUES,
         slippage: int = 0,
+        costs: CostSchedule | None = None,
     ) -> None:
         if isinstance(slippage, bool) or not isinstance(slippage, int) or slippage < 0:
             raise InvalidInput("slippage", f"must be a whole number of points >= 0, got {slippage}")
         self.slippage = slippage
+        self._costs = costs
         self._conditions = {condition.id: condition for condition in conditions}
         self._point_values: dict[str, int] = {}
         for condition in self._conditions.values():
@@ -155,6 +173,13 @@ class Report:
         if entry is None:  # the engine exits only what it entered: this is a bug, not bad input
             raise ValueError(f"exit signal {signal.id!r} without an entry")
         pnl_points = (fill - entry.entry_price) * entry.side.sign * entry.quantity
+        point_value_twd = self._point_values[signal.condition_id]
+        pnl_twd = pnl_points * point_value_twd
+        costs_twd = 0
+        if self._costs is not None:
+            for price in (entry.entry_price, fill):
+                side = self._costs.side(entry.symbol, price, entry.quantity, point_value_twd)
+                costs_twd += side.total_twd
         trade = Trade(
             condition_id=entry.condition_id,
             symbol=entry.symbol,
@@ -166,7 +191,8 @@ class Report:
             exit_ts_ns=signal.ts_ns,
             exit_kind=signal.kind,
             pnl_points=pnl_points,
-            pnl_twd=pnl_points * self._point_values[signal.condition_id],
+            pnl_twd=pnl_twd,
+            costs_twd=costs_twd,
         )
         self._trades.append(trade)
         return trade
@@ -187,14 +213,26 @@ class Report:
             condition_id: {
                 "symbol": self._conditions[condition_id].symbol,
                 "point_value_twd": self._point_values[condition_id],
-                **asdict(stats),
+                **_with_net(stats),
             }
             for condition_id, stats in self.by_condition().items()
         }
+        costs = None
+        if self._costs is not None:
+            costs = {
+                "commission_twd_per_lot_and_side": dict(self._costs.commission_twd),
+                "transaction_tax_rate_per_side": str(FUTURES_TAX_RATE),
+            }
         return {
             "slippage_points": self.slippage,
-            "total": asdict(self.total()),
+            "costs": costs,
+            "total": _with_net(self.total()),
             "conditions": conditions,
-            "trades": [asdict(trade) for trade in self._trades],
+            "trades": [_with_net(trade) for trade in self._trades],
             "open_positions": [asdict(position) for position in self._open.values()],
         }
+
+
+def _with_net(record: Stats | Trade) -> dict[str, object]:
+    """The record's fields and its net P&L (a property, so asdict leaves it out)."""
+    return {**asdict(record), "net_pnl_twd": record.net_pnl_twd}

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from aftm.domain.signals import Signal
 from aftm.errors import AftmError
+from aftm.market.costs import CostSchedule
 from aftm.tickfile import TickFile
 from aftm_console.backtest.conditions_file import load_conditions
 from aftm_console.backtest.report import DEFAULT_POINT_VALUES, Report, Stats, UnknownPointValue
@@ -46,6 +47,7 @@ class Backtest:
     plot: Path | None = None
     slippage: int = 0
     point_values: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_POINT_VALUES))
+    costs: CostSchedule = field(default_factory=CostSchedule)  # the transaction tax at least
     progress: bool = False
 
 
@@ -76,7 +78,7 @@ def run(backtest: Backtest, *, progress_to: TextIO | None = None) -> Summary:
     _refuse_clashes(backtest)
     conditions = load_conditions(backtest.conditions)
     try:
-        report = Report(conditions, backtest.point_values, backtest.slippage)
+        report = Report(conditions, backtest.point_values, backtest.slippage, backtest.costs)
     except UnknownPointValue as error:
         raise BacktestError(
             f"{backtest.conditions}: condition {error.condition_id!r}: field 'symbol': {error}; "
