@@ -15,6 +15,7 @@ VARIABLES = (
     "AFTM_CONSOLE_STRATEGY_CONNECT",
     "AFTM_CONSOLE_EXECUTOR_CONNECT",
     "AFTM_CONSOLE_TIMEOUT_MS",
+    "AFTM_CONSOLE_COMMISSION",
 )
 
 
@@ -33,6 +34,13 @@ def test_defaults() -> None:
     assert settings.strategy_connect == "tcp://127.0.0.1:5557"
     assert settings.executor_connect == "tcp://127.0.0.1:5559"
     assert settings.timeout_ms == 3000
+    assert settings.commission == {}
+
+
+def test_a_commission_per_product_is_read_from_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AFTM_CONSOLE_COMMISSION", "TXF=50, MXF=20,")
+
+    assert load(ConsoleSettings, "aftm").commission == {"TXF": 50, "MXF": 20}
 
 
 @pytest.mark.parametrize(
@@ -43,6 +51,10 @@ def test_defaults() -> None:
         ("AFTM_CONSOLE_EXECUTOR_CONNECT", "tcp://127.0.0.1:99999"),
         ("AFTM_CONSOLE_TIMEOUT_MS", "0"),
         ("AFTM_CONSOLE_TIMEOUT_MS", "soon"),
+        ("AFTM_CONSOLE_COMMISSION", "TXF=-1"),
+        ("AFTM_CONSOLE_COMMISSION", "TXF=10001"),
+        ("AFTM_CONSOLE_COMMISSION", "TXF"),
+        ("AFTM_CONSOLE_COMMISSION", "TXF=1.5"),
     ],
 )
 def test_a_bad_value_exits_2_naming_the_variable(

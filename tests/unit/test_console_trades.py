@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from aftm.domain.types import Side
+from aftm.market.costs import CostSchedule
 from aftm.wire.protocol import TradeOrder, TradeView
 from aftm_console.cli import build_parser
 from aftm_console.commands.trades import TRADE_HEADERS, describe, say_trades, trade_row
@@ -88,6 +90,8 @@ def test_a_trade_row_shows_fills_at_their_price_and_realised_pnl() -> None:
         "2 @ 23018",
         Decimal("20"),
         Decimal("4000"),
+        368,  # no commission set: the tax, 23,008 x 400 x 0.00002 -> 184, 23,018 -> 184
+        Decimal("3632"),
         None,
     )
 
@@ -117,7 +121,17 @@ def test_the_trades_table_has_one_line_per_trade_under_its_headers() -> None:
     assert "realised TWD" in lines[0]
     assert "2 @ 23008" in lines[1]
     assert "2 @ 23018" in lines[2]
-    assert lines[2].rstrip().endswith("4000  -")  # numbers right-aligned, no reason
+    assert lines[2].rstrip().endswith("4000        368     3632  -")  # right-aligned, no reason
+
+
+def test_costs_add_the_commission_per_lot_of_every_filled_order() -> None:
+    schedule = CostSchedule({"TXF": 50})
+
+    row = trade_row(a_closed_trade(), schedule)
+
+    assert row[-3:-1] == (368 + 2 * 50 * 2, Decimal("4000") - 568)
+    unknown = replace(a_closed_trade(), symbol="ZZFL6")  # no point value: its tax is unknown
+    assert trade_row(unknown, schedule)[-3:-1] == (None, None)
 
 
 def test_no_trades_says_so(capsys: pytest.CaptureFixture[str]) -> None:
@@ -176,11 +190,12 @@ def test_the_json_form_has_every_field_and_every_order(
     listed = json.loads(capsys.readouterr().out)
     assert isinstance(listed, list)
     trade = listed[0]
-    assert set(trade) == set(TradeView.__dataclass_fields__)
+    assert set(trade) == {*TradeView.__dataclass_fields__, "costs_twd", "net_twd"}
     assert (trade["side"], trade["state"], trade["entry_price"], trade["exit_price"]) == (
         "buy", "done", "23008", "23018",
     )  # fmt: skip
     assert (trade["realised_points"], trade["realised_twd"]) == ("20", "4000")
+    assert (trade["costs_twd"], trade["net_twd"]) == (368, "3632")
     assert [o["client_order_id"] for o in trade["orders"]] == [
         "M0123456789abcde-0",
         "M0123456789abcde-x1",

@@ -7,10 +7,13 @@ whatever these say. A bad value exits 2 naming the variable (aftm.settings.load)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from aftm.errors import InvalidInput
+from aftm.market.costs import CostSchedule
 from aftm.security.settings import KeySettings
 from aftm.settings import check_endpoint
 
@@ -27,6 +30,9 @@ class ConsoleSettings(KeySettings):
     gateway_pub_connect: str = "tcp://127.0.0.1:5555"  # the gateway's PUB: ticks for `aftm run`
     strategy_connect: str = "tcp://127.0.0.1:5557"  # the strategy's control ROUTER
     executor_connect: str = "tcp://127.0.0.1:5559"  # the executor's control ROUTER
+    # The broker's commission per lot and side by product, "TXF=50,MXF=20": `aftm trades` shows
+    # each trade's costs (this and the futures transaction tax) and its net P&L.
+    commission: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
     timeout_ms: int = Field(default=3000, ge=50, le=120_000)
 
     @field_validator("keys_dir", mode="before")
@@ -36,6 +42,23 @@ class ConsoleSettings(KeySettings):
         if not info.data.get("insecure") and isinstance(value, str) and not value.strip():
             raise ValueError("is empty: give the folder `aftm keys init` made, or unset it")
         return value
+
+    @field_validator("commission", mode="before")
+    @classmethod
+    def _commission(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        parsed: dict[str, int] = {}
+        for pair in filter(None, (part.strip() for part in value.split(","))):
+            product, sep, twd = pair.partition("=")
+            if not sep or not product.strip().isalnum() or not twd.strip().isdigit():
+                raise ValueError(f"{pair[:30]!r} is not PRODUCT=TWD, e.g. TXF=50")
+            parsed[product.strip()] = int(twd.strip())
+        try:
+            CostSchedule(parsed)
+        except InvalidInput as invalid:
+            raise ValueError(invalid.message) from None
+        return parsed
 
     @field_validator("keys_dir")
     @classmethod

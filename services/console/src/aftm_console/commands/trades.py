@@ -1,16 +1,24 @@
 """`aftm trades`: the executor's trades (a condition's round trip, or a manual order) and how
-each one is rendered: a table row, one line, or JSON with every field and order."""
+each one is rendered: a table row, one line, or JSON with every field and order.
+
+Each trade also shows its costs, the commission (AFTM_CONSOLE_COMMISSION, per lot and side) and
+the futures transaction tax of every filled order at its average price, and its net P&L:
+realised TWD less those costs, what the broker's statement will show (give or take a dollar of
+rounding, as the broker taxes each fill rather than each order's average)."""
 
 from __future__ import annotations
 
 import argparse
 from decimal import Decimal
 
+from aftm.errors import InvalidInput
+from aftm.market.costs import CostSchedule
+from aftm.market.products import product_of
 from aftm.wire.protocol import TradeList, TradeView
 from aftm_console.commands.common import live
 from aftm_console.paging import newest_trades
 from aftm_console.parsing import Subparsers, add_json_flag, at_least_one
-from aftm_console.render import say_json, say_table
+from aftm_console.render import jsonable, say_json, say_table
 from aftm_console.services import Services
 
 DEFAULT_LIMIT = 200
@@ -27,6 +35,8 @@ TRADE_HEADERS = (
     "exit",
     "realised pts",
     "realised TWD",
+    "costs TWD",
+    "net TWD",
     "reason",
 )
 
@@ -48,8 +58,29 @@ def reason(trade: TradeView) -> str:
     return trade.orders[-1].reason
 
 
-def trade_row(trade: TradeView) -> tuple[object, ...]:
+def trade_costs(trade: TradeView, schedule: CostSchedule) -> int | None:
+    """Commission and tax of every lot filled so far; None for a product of unknown point
+    value (its tax cannot be known)."""
+    try:
+        point_value = product_of(trade.symbol).point_value_twd
+    except InvalidInput:
+        return None
+    return sum(
+        schedule.side(
+            trade.symbol, order.average_price, order.filled_quantity, point_value
+        ).total_twd
+        for order in trade.orders
+        if order.filled_quantity > 0 and order.average_price is not None
+    )
+
+
+def net_twd(trade: TradeView, costs: int | None) -> Decimal | None:
+    return None if costs is None else trade.realised_twd - costs
+
+
+def trade_row(trade: TradeView, schedule: CostSchedule | None = None) -> tuple[object, ...]:
     """One trade under TRADE_HEADERS."""
+    costs = trade_costs(trade, schedule or CostSchedule())
     return (
         trade.trade_id,
         trade.account or None,
@@ -61,6 +92,8 @@ def trade_row(trade: TradeView) -> tuple[object, ...]:
         fills(trade.exit_filled, trade.exit_price),
         trade.realised_points,
         trade.realised_twd,
+        costs,
+        net_twd(trade, costs),
         reason(trade) or None,
     )
 
@@ -82,11 +115,25 @@ def describe(trade: TradeView) -> str:
     return f"{line} ({why})" if why else line
 
 
-def say_trades(trades: tuple[TradeView, ...], empty: str, *, as_json: bool = False) -> None:
+def say_trades(
+    trades: tuple[TradeView, ...],
+    empty: str,
+    *,
+    as_json: bool = False,
+    schedule: CostSchedule | None = None,
+) -> None:
+    schedule = schedule or CostSchedule()
     if as_json:
-        say_json(trades)
+        say_json([_with_costs(trade, schedule) for trade in trades])
     else:
-        say_table(TRADE_HEADERS, [trade_row(t) for t in trades], empty)
+        say_table(TRADE_HEADERS, [trade_row(t, schedule) for t in trades], empty)
+
+
+def _with_costs(trade: TradeView, schedule: CostSchedule) -> dict[str, object]:
+    costs = trade_costs(trade, schedule)
+    view = jsonable(trade)
+    assert isinstance(view, dict)  # noqa: S101 - a dataclass always renders as an object
+    return {**view, "costs_twd": costs, "net_twd": jsonable(net_twd(trade, costs))}
 
 
 # --- operations (the menu calls these too) ---------------------------------------------------
@@ -107,7 +154,9 @@ def show_trades(
     as_json: bool = False,
 ) -> TradeList:
     listed = list_trades(services, open_only=open_only, limit=limit)
-    say_trades(listed.trades, "no open trades" if open_only else "no trades", as_json=as_json)
+    empty = "no open trades" if open_only else "no trades"
+    schedule = CostSchedule(services.settings.commission)
+    say_trades(listed.trades, empty, as_json=as_json, schedule=schedule)
     return listed
 
 
