@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import UTC, date, datetime
 
 from aftm.domain import limits
 from aftm.errors import InvalidInput
+from aftm.market.calendar import load_calendar
 from aftm.wire.protocol import (
     FutureList,
     GatewayHealth,
@@ -18,8 +20,9 @@ from aftm.wire.protocol import (
     UnregisterItem,
 )
 from aftm_console.commands.common import is_interactive, live
+from aftm_console.contracts import contract_facts
 from aftm_console.parsing import Subparsers, add_json_flag
-from aftm_console.render import printable, say, say_json, say_table
+from aftm_console.render import jsonable, printable, say, say_json, say_table
 from aftm_console.services import Service, Services
 
 GATEWAY = Service.GATEWAY
@@ -58,18 +61,49 @@ def unregister_item(services: Services, symbol: str) -> FutureList:
     return listed
 
 
-def show_futures(services: Services, *, as_json: bool = False) -> FutureList:
+def show_futures(
+    services: Services, *, as_json: bool = False, now: datetime | None = None
+) -> FutureList:
+    """The gateway's futures, each with its last trading day and session now (TAIFEX's rules;
+    the holiday file of aftm.market, or AFTM_MARKET_CALENDAR)."""
     listed = services.ask(GATEWAY, ListFutures(), FutureList, retries=1)
+    calendar = load_calendar()
+    at = now or datetime.now(UTC)
+    facts = {f.symbol: contract_facts(calendar, f.symbol, at) for f in listed.futures}
     if as_json:
-        say_json(listed.futures)
+        say_json(
+            [
+                {
+                    **jsonable(f),  # type: ignore[dict-item]
+                    "last_trading_day": _iso(facts[f.symbol].last_trading_day),
+                    "session": facts[f.symbol].session,
+                }
+                for f in listed.futures
+            ]
+        )
     else:
         rows = [
-            (f.symbol, f.name, f.point_value_twd, f.last_price or None, f.registered)
+            (
+                f.symbol,
+                f.name,
+                f.point_value_twd,
+                f.last_price or None,
+                f.registered,
+                _iso(facts[f.symbol].last_trading_day),
+                facts[f.symbol].session,
+            )
             for f in listed.futures
         ]
-        headers = ("symbol", "name", "TWD/point", "last price", "registered")
+        headers = (
+            "symbol", "name", "TWD/point", "last price", "registered", "last trading day",
+            "session now",
+        )  # fmt: skip
         say_table(headers, rows, "the gateway lists no futures")
     return listed
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def read_password(*, from_stdin: bool) -> str:
