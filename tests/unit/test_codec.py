@@ -132,6 +132,15 @@ PROTOCOL_SAMPLES: list[object] = [
     HEALTH,
     p.OrderUpdated(order=SNAPSHOT),
     p.GatewayHeartbeat(health=HEALTH),
+    p.GetMarketSession(),
+    p.ProductSession(product="TXF", phase="regular", next_open_ns=0, next_close_ns=1),
+    p.MarketSession(
+        calendar="taifex",
+        products=(
+            p.ProductSession(product="TXF", phase="closed", next_open_ns=2, next_close_ns=3),
+        ),
+        ts_ns=4,
+    ),
     p.AddCondition(condition=CONDITION),
     p.RemoveCondition(condition_id="c1"),
     p.ListConditions(),

@@ -72,6 +72,7 @@ GATEWAY_QUERIES = {
     "ListAccounts",
     "ListFutures",
     "GetHealth",
+    "GetMarketSession",
 }
 EXPECTED: dict[BoundSocket, dict[Role, set[str]]] = {
     BoundSocket.GATEWAY_PUB: {Role.STRATEGY: set(), Role.EXECUTOR: set(), Role.CONSOLE: set()},

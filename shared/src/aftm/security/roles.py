@@ -51,6 +51,7 @@ _GATEWAY_QUERIES: frozenset[type] = frozenset(
         p.ListAccounts,
         p.ListFutures,
         p.GetHealth,
+        p.GetMarketSession,
     }
 )
 

@@ -4,7 +4,8 @@ Sockets and frame layouts (all payloads are codec frames, see codec.py):
 
   gateway PUB (bind)       [topic, payload]  topics: b"tick:<symbol>" Tick,
                                              b"order:" OrderUpdated, b"fill:" OrderFilled,
-                                             b"heartbeat" GatewayHeartbeat (every second)
+                                             b"heartbeat" GatewayHeartbeat (every second),
+                                             b"session" MarketSession (on a change, every 10 s)
   gateway ROUTER (bind)    DEALER sends [payload]; ROUTER sees [identity, payload]
   strategy ROUTER (bind)   control: conditions; same layout
   executor ROUTER (bind)   control: account selection and status; same layout
@@ -30,6 +31,7 @@ TICK_TOPIC = b"tick:"
 ORDER_TOPIC = b"order:"
 FILL_TOPIC = b"fill:"
 HEARTBEAT_TOPIC = b"heartbeat"
+SESSION_TOPIC = b"session"
 
 
 def tick_topic(symbol: str) -> bytes:
@@ -227,6 +229,32 @@ class OrderUpdated:
 @dataclass(frozen=True, slots=True)
 class GatewayHeartbeat:
     health: GatewayHealth
+
+
+@dataclass(frozen=True, slots=True)
+class GetMarketSession:
+    """Ask the gateway for its MarketSession now."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSession:
+    product: str  # a product code: TXF, MXF, TMF
+    phase: str  # aftm.market.sessions.Phase: pre_open, regular, after_hours, closed
+    next_open_ns: int  # epoch ns; 0 when unknown or always open
+    next_close_ns: int  # epoch ns; 0 when unknown or always open
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSession:
+    """The session each listed product is in, by the broker's calendar.
+
+    `calendar`: "always_open" (the sim's default: every product regular, any hour), "taifex"
+    (the sim following TAIFEX's sessions) or "replay" (the phase at the recorded tick's time).
+    """
+
+    calendar: str
+    products: tuple[ProductSession, ...]
+    ts_ns: int
 
 
 # --- strategy control -------------------------------------------------------------------------
