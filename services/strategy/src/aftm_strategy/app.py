@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry
 from aftm.errors import AftmError
 from aftm.lifecycle import stop_on_signals
 from aftm.log import configure
+from aftm.market.calendar import load_calendar
+from aftm.market.clock import market_clock
 from aftm.metrics import MetricsServer
 from aftm.security.keys import KeyFileError
 from aftm.security.roles import BoundSocket, Role
@@ -21,6 +23,7 @@ from aftm.security.settings import security_from
 from aftm.settings import EXIT_BAD_SETTINGS, load
 from aftm.wire.protocol import HEARTBEAT_TOPIC, TICK_TOPIC
 from aftm.wire.sockets import make_socket
+from aftm_strategy.expiries import ExpiryWatch
 from aftm_strategy.service import StrategyService
 from aftm_strategy.settings import StrategySettings
 from aftm_strategy.store import StrategyStore
@@ -85,6 +88,7 @@ def serve(settings: StrategySettings, stop: threading.Event) -> None:
             metrics=telemetry,
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
             gate=security.gate(BoundSocket.STRATEGY_CONTROL),
+            expiries=ExpiryWatch(load_calendar(), market_clock(), settings.expiry_warning_days),
         )
         metrics = MetricsServer(
             settings.metrics_host, settings.metrics_port, registry, service.health

@@ -60,11 +60,13 @@ from aftm.wire.protocol import (
 )
 from aftm.wire.sockets import InvalidRequest, error, forbidden, ok, read_request, reply_frames
 from aftm_strategy.engine import ConditionEngine
+from aftm_strategy.expiries import ExpiryWatch
 from aftm_strategy.store import StrategyStore
 from aftm_strategy.telemetry import StrategyMetrics
 
 POLL_TIMEOUT_MS = 100  # bounds how long a stop request waits
 STAGE_SAVE_S = 0.25  # stage changes without a signal wait at most this long to be saved
+EXPIRY_COUNT_S = 60.0  # how often conditions near expiry are counted again as days pass
 
 
 class StrategyService:
@@ -78,6 +80,7 @@ class StrategyService:
         metrics: StrategyMetrics,
         heartbeat_timeout_s: float,
         gate: Gate | None = None,
+        expiries: ExpiryWatch | None = None,
     ) -> None:
         # Without a gate (tests wiring sockets by hand) every peer passes, as with plain TCP.
         self._gate = gate or Gate(BoundSocket.STRATEGY_CONTROL, RefusalLog(), secure=False)
@@ -103,6 +106,9 @@ class StrategyService:
         # The symbols the gateway's last heartbeat listed; empty until one lists any.
         self._listed: frozenset[str] = frozenset()
         metrics.heartbeat_age.set_function(self.heartbeat_age_s)
+        # Without a watch (tests wiring sockets by hand) no contract is warned about or refused.
+        self._expiries = expiries
+        self._expiry_count_due = 0.0  # time.monotonic() of the next count
 
     def run(self, stop: threading.Event) -> None:
         poller = zmq.Poller()
@@ -124,6 +130,8 @@ class StrategyService:
             if self._unsaved and time.monotonic() >= self._save_due:
                 self._save_stages()
             self._watch_heartbeat()
+            if time.monotonic() >= self._expiry_count_due:
+                self._count_near_expiry()
         self._save_stages()
         logger.info("loop stopped pending_signals={}", len(self._outbox))
 
@@ -346,6 +354,9 @@ class StrategyService:
         self._store.add(condition)
         self._engine.add(condition)
         self._count_stage(condition)
+        if self._expiries is not None:
+            self._expiries.warn_if_near(condition)
+        self._count_near_expiry()
         logger.info(
             "condition added id={} symbol={} action={} trigger_price={} quantity={}",
             condition.id,
@@ -373,7 +384,7 @@ class StrategyService:
         if self._store.has_signals(condition.id):
             # Its signal ids would repeat ones the executor has already acted on and dropped.
             return f"condition id {condition.id!r} has emitted signals before; choose a new id"
-        return ""
+        return "" if self._expiries is None else self._expiries.refusal(condition)
 
     def _remove(self, request: Request, condition_id: str) -> Reply:
         try:
@@ -389,6 +400,7 @@ class StrategyService:
         self._unsaved.pop(condition_id, None)
         self._metrics.conditions.labels(stage=condition.stage.value).dec()
         del self._stages[condition_id]
+        self._count_near_expiry()
         log = logger.warning if condition.stage is Stage.ENTERED else logger.info
         log("condition removed id={} stage={}", condition_id, condition.stage)
         return ok(request, condition)
@@ -403,6 +415,12 @@ class StrategyService:
             self._metrics.conditions.labels(stage=before.value).dec()
         self._metrics.conditions.labels(stage=condition.stage.value).inc()
         self._stages[condition.id] = condition.stage
+
+    def _count_near_expiry(self) -> None:
+        self._expiry_count_due = time.monotonic() + EXPIRY_COUNT_S
+        if self._expiries is not None:
+            near = self._expiries.count_near(self._engine.conditions())
+            self._metrics.near_expiry.set(near)
 
     def _drop(self, socket: str, problem: DecodeError) -> None:
         self._metrics.malformed.labels(socket=socket).inc()

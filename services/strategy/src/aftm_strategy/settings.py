@@ -21,6 +21,9 @@ class StrategySettings(KeySettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9102, ge=0, le=65535)
     heartbeat_timeout_s: float = Field(default=3.0, gt=0, le=3600, allow_inf_nan=False)
+    # A new condition on a contract whose last trading day is this many calendar days away or
+    # fewer is logged as a warning and counted (aftm_strategy_conditions_near_expiry); 0: off.
+    expiry_warning_days: int = Field(default=3, ge=0, le=366)
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -61,6 +61,12 @@ class StrategyMetrics:
         self.conditions = Gauge(
             "aftm_strategy_conditions", "Conditions by stage.", ["stage"], registry=registry
         )
+        self.near_expiry = Gauge(
+            "aftm_strategy_conditions_near_expiry",
+            "Waiting conditions on contracts whose last trading day is within"
+            " AFTM_STRATEGY_EXPIRY_WARNING_DAYS: roll them (aftm conditions roll).",
+            registry=registry,
+        )
         self.quarantined = Gauge(
             "aftm_strategy_quarantined_records",
             "Stored records the strategy could not read, moved to its store's quarantine table.",
