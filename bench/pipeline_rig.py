@@ -106,6 +106,7 @@ def service_env(config: RigConfig, ends: Endpoints) -> dict[str, dict[str, str]]
         "AFTM_EXECUTOR_STRATEGY_CONNECT": ends.strategy_control,
         "AFTM_EXECUTOR_JOURNAL_PATH": str(executor_journal(folder)),
         "AFTM_EXECUTOR_ACCOUNT": "SIM-0001",
+        "AFTM_EXECUTOR_MARKET_RULES": "always_open",  # the sim trades at any hour
         **config.executor_limits,
     }
     envs = {"gateway": gateway, "strategy": strategy, "executor": executor}

@@ -361,6 +361,7 @@ class Harness:
             "AFTM_EXECUTOR_REQUEST_TIMEOUT_MS": "300",
             "AFTM_EXECUTOR_HEARTBEAT_TIMEOUT_S": "1",
             "AFTM_EXECUTOR_LOG_LEVEL": "DEBUG",
+            "AFTM_EXECUTOR_MARKET_RULES": "always_open",  # a test of the rules says taifex
         }
         self.push_socket = make_socket(context, zmq.PUSH, connect=signal_endpoint)
         self.control = ReliableClient(context, self.control_endpoint, timeout_ms=5000)

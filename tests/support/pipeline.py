@@ -98,6 +98,7 @@ class Pipeline:
             "AFTM_EXECUTOR_JOURNAL_PATH": str(self.folder / "executor-journal.sqlite"),
             "AFTM_EXECUTOR_ACCOUNT": "SIM-0001",
             "AFTM_EXECUTOR_REQUEST_TIMEOUT_MS": "1000",
+            "AFTM_EXECUTOR_MARKET_RULES": "always_open",  # the sim trades at any hour
         }
 
     def _broker_env(self) -> dict[str, str]:

@@ -9,8 +9,11 @@ import zmq
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
+from aftm.errors import InvalidInput
 from aftm.lifecycle import stop_on_signals
 from aftm.log import configure
+from aftm.market.calendar import load_calendar
+from aftm.market.clock import market_clock
 from aftm.metrics import MetricsServer
 from aftm.security.keys import KeyFileError
 from aftm.security.roles import BoundSocket, Role
@@ -22,9 +25,11 @@ from aftm.wire.reliable import ReliableClient
 from aftm.wire.sockets import make_socket
 from aftm_executor.desk import Policy, Sent
 from aftm_executor.journal import Journal
+from aftm_executor.market import AlwaysOpen, MarketRules, Sessions
 from aftm_executor.metrics import ExecutorMetrics
 from aftm_executor.risk import Limits
 from aftm_executor.service import Executor, Sockets, Timing
+from aftm_executor.sessions import TaifexSessions
 from aftm_executor.settings import ExecutorSettings
 
 EXIT_CANNOT_START = 1
@@ -33,6 +38,11 @@ EXIT_CANNOT_START = 1
 def main() -> int:
     settings = load(ExecutorSettings, "aftm-executor")
     configure("executor", level=settings.log_level, json_lines=settings.log_json)
+    try:
+        sessions = _sessions(settings)
+    except (InvalidInput, OSError) as bad:  # the holiday file, or AFTM_MARKET_CLOCK_START
+        print(f"aftm-executor: market rules: {bad}", file=sys.stderr)  # noqa: T201
+        return EXIT_BAD_SETTINGS
     stop = stop_on_signals()
     try:
         settings.journal_path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +123,7 @@ def main() -> int:
                 max_account_lots_tx=settings.max_account_lots_tx,
             ),
             max_entry_age_s=settings.max_entry_age_s,
+            sessions=sessions,
         ),
         metrics=metrics,
         timing=Timing(
@@ -149,6 +160,13 @@ def main() -> int:
         security.stop()
         _close(context, journal, (gateway, orders, strategy), sockets)
     return 0
+
+
+def _sessions(settings: ExecutorSettings) -> Sessions:
+    """The market rules in force; the holiday file and the clock are read once, at start."""
+    if MarketRules(settings.market_rules) is MarketRules.ALWAYS_OPEN:
+        return AlwaysOpen()
+    return TaifexSessions(load_calendar(), market_clock(), settings.no_entry_before_close_min)
 
 
 def _close(

@@ -1,7 +1,7 @@
 """The trade model's decision: the one thing to do next for a trade, in its situation.
 
-Pure, like trades.py: the service gathers the situation (mode, gateway, exposure, the time),
-asks `decide`, and applies the answer through the journal and the gateway.
+Pure, like trades.py: the service gathers the situation (mode, gateway, market, exposure, the
+time), asks `decide`, and applies the answer through the journal and the gateway.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from aftm.wire.protocol import TradingMode
-from aftm_executor import risk
+from aftm_executor import market, risk
+from aftm_executor.market import ALWAYS_OPEN, MarketView
 from aftm_executor.states import OrderState
 from aftm_executor.trades import NS, Leg, Order, Phase, Trade, client_order_id
 
@@ -29,6 +30,7 @@ class Situation:
     account_exposure: float = 0.0  # the account's TX-equivalent lots, counting working orders
     entries_in_window: int = 0  # entry orders sent within the last minute
     entries_blocked: str = ""  # an alarm that stops every entry (e.g. duplicate broker orders)
+    market: MarketView = ALWAYS_OPEN  # the trade's contract, by the market rules in force
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +46,13 @@ class Cancel:
 @dataclass(frozen=True, slots=True)
 class Refuse:
     reason: str  # the entry is never placed; the trade is done
+    rule: str = ""  # the market rule that refused it (market.Rule), if one did
 
 
 @dataclass(frozen=True, slots=True)
 class Hold:
     reason: str  # nothing goes out now; decided again later
+    rule: str = ""  # the market rule that holds it (market.Rule), if one does
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,9 @@ def _entry(trade: Trade, situation: Situation, again: Order | None = None) -> De
         return Refuse(f"stale: the entry is {age_ns / NS:.1f} s old{held}")
     if situation.entries_blocked:
         return Refuse(situation.entries_blocked)
+    stop = market.entry_stop(situation.market)
+    if stop is not None:
+        return Refuse(stop.reason, stop.rule)
     verdict = risk.check_entry(
         risk.EntryCheck(
             side=trade.side,
@@ -144,6 +151,12 @@ def _exit(trade: Trade, situation: Situation) -> Decision:
     held = _exit_hold(trade, situation)
     if held:
         return Hold(held)
+    stop = market.exit_stop(situation.market)
+    if stop is not None:
+        return Hold(stop.reason, stop.rule)
+    if situation.now_ns < trade.retry_at_ns:
+        wait_s = (trade.retry_at_ns - situation.now_ns) / NS
+        return Hold(f"{trade.problem or 'retrying'}; next attempt in {wait_s:.1f} s")
     if unsent_exit is not None:
         return Place(replace(unsent_exit, state=OrderState.SENDING, sent_ns=situation.now_ns))
     attempt = max((order.attempt for order in exits), default=0) + 1
@@ -160,12 +173,9 @@ def _exit(trade: Trade, situation: Situation) -> Decision:
 
 
 def _exit_hold(trade: Trade, situation: Situation) -> str:
-    """Why the exit must wait now; empty when it may go out."""
+    """Why the exit must wait now for the executor's or the broker's state; empty if not."""
     if situation.mode is TradingMode.HALTED and not trade.flatten:
         return "trading mode is halted: exit held until resumed or flattened"
     if situation.gateway is risk.GatewayState.LOGGED_OUT:
         return "gateway reports the broker logged out: exit held until it is back"
-    if situation.now_ns < trade.retry_at_ns:
-        wait_s = (trade.retry_at_ns - situation.now_ns) / NS
-        return f"{trade.problem or 'retrying'}; next attempt in {wait_s:.1f} s"
     return ""

@@ -28,6 +28,7 @@ from aftm_executor import decisions, risk, trades
 from aftm_executor.decisions import Decision, Situation
 from aftm_executor.exposure import account_exposure_after
 from aftm_executor.journal import Journal
+from aftm_executor.market import AlwaysOpen, Sessions
 from aftm_executor.metrics import ExecutorMetrics
 from aftm_executor.replies import Outcome, ask_gateway, outcome_of
 from aftm_executor.states import OrderState, from_order_status
@@ -57,6 +58,7 @@ class Sent:
 class Policy:
     limits: risk.Limits = field(default_factory=risk.Limits)
     max_entry_age_s: float = 5.0
+    sessions: Sessions = field(default_factory=AlwaysOpen)  # market rules (AlwaysOpen: none)
 
 
 class OrderDesk:
@@ -251,6 +253,7 @@ class OrderDesk:
             account_exposure=exposure,
             entries_in_window=self._rate.count(now_ns),
             entries_blocked=self._entries_blocked(),
+            market=self._policy.sessions.view(trade.symbol),
         )
 
     def _apply(self, trade: Trade, decision: Decision) -> tuple[Trade, Decision]:
@@ -467,11 +470,18 @@ class OrderDesk:
 
     def _log_decision(self, before: Trade, after: Trade, decision: Decision) -> None:
         if isinstance(decision, decisions.Refuse):
+            if decision.rule:
+                self._metrics.market_rule_orders.labels(
+                    action="refused", reason=decision.rule
+                ).inc()
             self._metrics.orders.labels(result="risk_rejected").inc()
             if decision.reason.startswith("stale"):
                 self._metrics.stale_entries.inc()
             logger.warning("entry refused trade_id={} reason={}", after.trade_id, decision.reason)
         elif isinstance(decision, decisions.Hold) and before.hold != after.hold:
+            if decision.rule:  # counted once per hold, not once per sweep
+                by_market = self._metrics.market_rule_orders
+                by_market.labels(action="held", reason=decision.rule).inc()
             log = logger.warning if after.exit_wanted else logger.info
             log("trade held trade_id={} reason={}", after.trade_id, decision.reason)
 

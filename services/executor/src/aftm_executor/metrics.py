@@ -8,11 +8,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from aftm.metrics import latency_histogram
 from aftm.security.metrics import SecurityMetrics
+from aftm_executor.market import Rule
 
 # Every label value is created up front so a dashboard sees 0 rather than no series.
 ORDER_RESULTS = ("accepted", "rejected", "unknown", "risk_rejected")
 SOCKETS = ("signals", "reports", "control", "gateway")  # gateway: replies to orders
 RECONCILE_RESULTS = ("agreed", "settling", "differs", "failed")
+MARKET_RULE_ACTIONS = {"refused": tuple(Rule), "held": (Rule.CLOSED, Rule.UNKNOWN)}
 
 
 class ExecutorMetrics:
@@ -99,6 +101,12 @@ class ExecutorMetrics:
             "Entries refused because they were older than the maximum age when they would be sent",
             registry=registry,
         )
+        self.market_rule_orders = Counter(
+            "aftm_executor_market_rule_orders_total",
+            "Entries refused and exits held by the market rules (sessions, holidays), by reason",
+            ["action", "reason"],
+            registry=registry,
+        )
         self.exit_attempts = Counter(
             "aftm_executor_exit_attempts_total",
             "Exit orders sent, first attempts and retries of a remainder",
@@ -177,6 +185,9 @@ class ExecutorMetrics:
             self.reconciliations.labels(result=result)
         for result in ORDER_RESULTS:
             self.orders.labels(result=result)
+        for action, reasons in MARKET_RULE_ACTIONS.items():
+            for reason in reasons:
+                self.market_rule_orders.labels(action=action, reason=reason)
         for socket in SOCKETS:
             self.malformed_frames.labels(socket=socket)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -49,6 +50,13 @@ class ExecutorSettings(KeySettings):
     # or a broker login); a difference must stand `reconcile_settle_s` to halt entries.
     reconcile_interval_s: float = Field(default=10.0, ge=1, le=3600, allow_inf_nan=False)
     reconcile_settle_s: float = Field(default=2.0, ge=0.5, le=60, allow_inf_nan=False)
+    # TAIFEX's sessions and holidays (by the market clock, AFTM_MARKET_CLOCK_START in tests)
+    # refuse entries and hold exits while the market is closed. The default is the one real
+    # money needs; the simulated exchange trades at any hour, so whatever runs the executor
+    # against it (aftm run, compose, the test rigs) says always_open explicitly.
+    market_rules: Literal["taifex", "always_open"] = "taifex"
+    # Entries are refused this many minutes before a session closes (0: up to the close).
+    no_entry_before_close_min: int = Field(default=5, ge=0, le=60)
 
     @field_validator("signal_bind", "control_bind")
     @classmethod

@@ -66,7 +66,9 @@ LINKS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def child_env(base: Mapping[str, str], state_dir: Path) -> dict[str, str]:
     """The environment every child starts with."""
-    env = {**base, **linked_connects(base), "AFTM_GATEWAY_BROKER": "sim"}
+    # The sim trades at any hour, so the executor does too unless told to follow TAIFEX.
+    market = {"AFTM_EXECUTOR_MARKET_RULES": "always_open"}
+    env = {**market, **base, **linked_connects(base), "AFTM_GATEWAY_BROKER": "sim"}
     for spec in CHILDREN:
         for setting, file_name in spec.state_files.items():
             env[spec.prefix + setting] = str(state_dir / file_name)
