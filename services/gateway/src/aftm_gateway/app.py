@@ -11,8 +11,11 @@ from loguru import logger
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
+from aftm.errors import InvalidInput
 from aftm.lifecycle import stop_on_signals
 from aftm.log import configure
+from aftm.market.calendar import CalendarNotCovering, load_calendar
+from aftm.market.clock import market_clock
 from aftm.metrics import MetricsServer
 from aftm.security.keys import KeyFileError
 from aftm.security.roles import BoundSocket, Role
@@ -30,7 +33,7 @@ from aftm_gateway.settings import GatewaySettings
 from aftm_gateway.simulated.exchange_store import ExchangeStore
 from aftm_gateway.simulated.replay import ReplayBroker
 from aftm_gateway.simulated.sim import SimBroker
-from aftm_gateway.simulated.venue import VenueConfig
+from aftm_gateway.simulated.venue import ExchangeBroker, VenueConfig
 
 PROGRAM = "aftm-gateway"
 EXIT_START_FAILED = 1
@@ -55,12 +58,15 @@ def open_broker(settings: GatewaySettings) -> Broker:
             return ReplayBroker(
                 store, config, path=settings.replay_file, speed=settings.replay_speed
             )
+        taifex = settings.sim_calendar == "taifex"
         return SimBroker(
             store,
             config,
             ticks_per_s=settings.sim_ticks_per_s,
             seed=settings.sim_seed,
             start_price=settings.sim_start_price,
+            calendar=load_calendar() if taifex else None,
+            market_clock=market_clock() if taifex else None,
         )
     except BaseException:
         store.close()
@@ -82,6 +88,9 @@ def main() -> int:
             return EXIT_BAD_SETTINGS
         except KeyFileError as bad_key:
             print(f"{PROGRAM}: AFTM_GATEWAY_KEYS_DIR: {bad_key}", file=sys.stderr)  # noqa: T201
+            return EXIT_BAD_SETTINGS
+        except (InvalidInput, CalendarNotCovering) as bad_market:  # AFTM_MARKET_* settings
+            print(f"{PROGRAM}: {bad_market}", file=sys.stderr)  # noqa: T201
             return EXIT_BAD_SETTINGS
         except (zmq.ZMQError, OSError, sqlite3.Error, VendorLoadError) as failure:
             logger.error("gateway could not start error={}", failure)
@@ -124,14 +133,18 @@ def assemble(settings: GatewaySettings, resources: ExitStack) -> GatewayService:
         drop_replies=settings.fault_drop_replies,
     )
     gate = security.gate(BoundSocket.GATEWAY_ROUTER)
-    service = GatewayService(broker, journal, fills, pub, router, metrics, loop_config, gate)
+    hours = broker.hours if isinstance(broker, ExchangeBroker) else None
+    service = GatewayService(
+        broker, journal, fills, pub, router, metrics, loop_config, gate, hours=hours
+    )
     server = MetricsServer(
         settings.metrics_host, settings.metrics_port, metrics.registry, service.health
     ).start()
     resources.callback(server.stop)
     logger.info(
-        "gateway started broker={} curve={} pub={} router={} metrics={}:{}",
+        "gateway started broker={} market={} curve={} pub={} router={} metrics={}:{}",
         broker.name,
+        hours.calendar if hours is not None else "broker",
         "on" if security.secure else "OFF",
         settings.pub_bind,
         settings.router_bind,

@@ -16,6 +16,7 @@ from loguru import logger
 from aftm.domain import limits
 from aftm.domain.limits import check_account, check_client_order_id, check_int, check_symbol
 from aftm.domain.orders import PlaceOrder
+from aftm.domain.types import OrderStatus
 from aftm.errors import InvalidInput
 from aftm.wire import protocol as p
 from aftm.wire.protocol import ErrorCode, Reply, Request
@@ -30,6 +31,7 @@ from aftm_gateway.errors import (
     OrderNotFound,
 )
 from aftm_gateway.fill_ledger import FillLedger
+from aftm_gateway.market_session import SessionAt, result_of
 from aftm_gateway.metrics import GatewayMetrics
 
 HealthAt = Callable[[int], p.GatewayHealth]
@@ -58,6 +60,7 @@ class RequestHandler:
         fills: FillLedger,
         metrics: GatewayMetrics,
         health: HealthAt,
+        market_session: SessionAt | None = None,
     ) -> None:
         self._broker = broker
         self._desk = desk
@@ -80,6 +83,8 @@ class RequestHandler:
             p.ListFutures: lambda body, now: p.FutureList(self._broker.futures()),
             p.GetHealth: lambda body, now: self._health(now),
         }
+        if market_session is not None:  # a real broker's (PFCF) is not modelled yet
+            self._handlers[p.GetMarketSession] = lambda body, now: market_session(now)
 
     def answer(self, request: Request, now_ns: int) -> Reply:
         body = request.body
@@ -111,7 +116,10 @@ class RequestHandler:
                 refused,
             )
             raise
-        self._metrics.orders.labels(result=placed.result).inc()
+        result = placed.result
+        if result == OrderStatus.REJECTED.value:
+            result = result_of(placed.snapshot.reason) or result
+        self._metrics.orders.labels(result=result).inc()
         # Journaled and logged once the reply is out (see `after_reply`).
         self._answered.append(placed)
         return placed.snapshot

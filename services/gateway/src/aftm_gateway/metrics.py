@@ -27,8 +27,16 @@ class GatewayMetrics:
         self.orders = Counter(
             "aftm_gateway_orders_total",
             "Place requests by result (accepted, filled, cancelled, rejected, duplicate,"
-            " invalid, not_logged_in, unavailable)",
+            " invalid, not_logged_in, unavailable; market_closed and price_limit: rejected by"
+            " the market's rules)",
             ["result"],
+            registry=registry,
+        )
+        self.market_session = Gauge(
+            "aftm_gateway_market_session",
+            "1 for each product's current market phase (pre_open, regular, after_hours, closed),"
+            " 0 for the others",
+            ["product", "phase"],
             registry=registry,
         )
         self.requests = Counter(

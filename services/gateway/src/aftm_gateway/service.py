@@ -38,7 +38,9 @@ from aftm_gateway.desk import OrderDesk
 from aftm_gateway.fill_ledger import FillLedger
 from aftm_gateway.handlers import RequestHandler
 from aftm_gateway.journal import Journal
+from aftm_gateway.market_session import SessionPublisher
 from aftm_gateway.metrics import GatewayMetrics, TimedBroker
+from aftm_gateway.simulated.hours import TradingHours
 
 NS_PER_S = 1_000_000_000
 MAX_WAIT_MS = 100  # the stop event is checked at least this often
@@ -63,6 +65,8 @@ class GatewayService:
         metrics: GatewayMetrics,
         config: LoopConfig,
         gate: Gate | None = None,
+        *,
+        hours: TradingHours | None = None,
     ) -> None:
         # Without a gate (tests wiring sockets by hand) every peer passes, as with plain TCP.
         self._gate = gate or Gate(BoundSocket.GATEWAY_ROUTER, RefusalLog(), secure=False)
@@ -76,8 +80,19 @@ class GatewayService:
         self._metrics = metrics
         self._config = config
         self._alarms = ReportAlarms(metrics)
+        session_at = None if hours is None else hours.session
         self._handler = RequestHandler(
-            self._broker, OrderDesk(self._broker, journal), fills, metrics, self.health_at
+            self._broker,
+            OrderDesk(self._broker, journal),
+            fills,
+            metrics,
+            self.health_at,
+            session_at,
+        )
+        self._sessions = (
+            None
+            if session_at is None
+            else SessionPublisher(session_at, pub, metrics.market_session)
         )
         self._seq: dict[str, int] = {}
         self._drops_left = config.drop_replies
@@ -107,6 +122,8 @@ class GatewayService:
                 self._serve_waiting()
             self._publish(self._broker.poll(time.time_ns()))
             self._heartbeat_if_due(time.time_ns())
+            if self._sessions is not None:
+                self._sessions.publish_if_due(time.time_ns())
         logger.info("gateway stopped")
 
     def health_at(self, now_ns: int) -> GatewayHealth:
@@ -121,9 +138,11 @@ class GatewayService:
         )
 
     def health(self) -> tuple[bool, Mapping[str, object]]:
-        """For /health (another thread): logged in and the broker recently heard from."""
+        """For /health (another thread): logged in and the broker recently heard from, or the
+        market closed (a simulated market following TAIFEX's hours sends nothing then)."""
         age_s = self._event_age_s()
-        fresh = age_s < self._config.health_event_age_s
+        quiet = self._sessions is not None and self._sessions.is_market_quiet
+        fresh = age_s < self._config.health_event_age_s or quiet
         details = {
             "broker": self._broker.name,
             "logged_in": self._logged_in,

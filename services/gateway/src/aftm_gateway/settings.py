@@ -69,6 +69,9 @@ class GatewaySettings(KeySettings):
     sim_seed: int = Field(default=1, ge=INT64_MIN, le=INT64_MAX)
     sim_start_price: int = Field(default=23_000, ge=MIN_PRICE, le=MAX_PRICE)
     sim_max_order_quantity: int = Field(default=100, ge=1, le=MAX_ORDER_QUANTITY)
+    # "always_open": the sim trades at any hour (demos); "taifex": by TAIFEX's sessions,
+    # holidays and daily price limits (simulated/hours.py), at AFTM_MARKET_CLOCK_START's clock.
+    sim_calendar: Literal["always_open", "taifex"] = "always_open"
     replay_file: Path | None = Field(default=None, validate_default=True)
     replay_speed: PositiveRate = Field(default=1.0, le=1_000_000_000)
     # pfcf: the vendor's .NET DLL through pythonnet (see aftm_gateway.pfcf and the README).

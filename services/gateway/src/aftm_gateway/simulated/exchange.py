@@ -56,15 +56,19 @@ class Exchange:
     def last_prices(self) -> dict[str, int]:
         return dict(self._prices)
 
-    def place(self, order: PlaceOrder, now_ns: int) -> OrderSnapshot:
-        """Record and answer `order`; filled at once if it can be."""
+    def place(self, order: PlaceOrder, now_ns: int, *, match_now: bool = True) -> OrderSnapshot:
+        """Record and answer `order`; filled at once if it can be.
+
+        `match_now` False (before an open): a limit order rests whatever the last price, to be
+        matched by the ticks after the open.
+        """
         with self._store.transaction():
             broker_order_id = f"S{self._store.next_number('order'):08d}"
             booked = admit(
                 order,
                 broker_order_id,
                 self.rules,
-                self._prices.get(order.symbol),
+                self._prices.get(order.symbol) if match_now else None,
                 now_ns,
                 forced_reason=INJECTED_REJECTION if self._reject_all else "",
             )

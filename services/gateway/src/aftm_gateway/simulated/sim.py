@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from aftm.market.calendar import Calendar
+from aftm.market.clock import MarketClock
 from aftm_gateway.simulated.exchange import Exchange
 from aftm_gateway.simulated.exchange_store import ExchangeStore
+from aftm_gateway.simulated.hours import TaifexHours
 from aftm_gateway.simulated.venue import ExchangeBroker, VenueConfig
 from aftm_gateway.simulated.walk import RandomWalk
 
@@ -18,6 +21,9 @@ class SimBroker(ExchangeBroker):
 
     The walk resumes from the last prices in the exchange's store, so a restarted gateway
     continues the same market rather than jumping back to `start_price`.
+
+    Given a `calendar`, it follows TAIFEX's sessions and price limits at `market_clock`'s
+    instants (hours.py); without one it trades at any hour.
     """
 
     def __init__(
@@ -29,6 +35,8 @@ class SimBroker(ExchangeBroker):
         seed: int,
         start_price: int = DEFAULT_START_PRICE,
         clock: Callable[[], int] = time.time_ns,
+        calendar: Calendar | None = None,
+        market_clock: MarketClock | None = None,
     ) -> None:
         exchange = Exchange(
             store,
@@ -39,4 +47,9 @@ class SimBroker(ExchangeBroker):
         feed = RandomWalk(
             config.symbols, exchange.last_prices(), ticks_per_s=ticks_per_s, seed=seed
         )
-        super().__init__("sim", exchange, feed, config, clock=clock)
+        hours = None
+        if calendar is not None:
+            hours = TaifexHours(
+                calendar, market_clock or MarketClock(), config.symbols, exchange.last_prices()
+            )
+        super().__init__("sim", exchange, feed, config, clock=clock, hours=hours)

@@ -25,7 +25,12 @@ from aftm.wire.protocol import Future, OrderSnapshot
 from aftm_gateway.broker import FILL_HISTORY_NS, BrokerEvent, unsent
 from aftm_gateway.errors import BrokerRejected, BrokerUnavailable, NotLoggedIn
 from aftm_gateway.simulated.exchange import Exchange
+from aftm_gateway.simulated.hours import AlwaysOpen, TradingHours
 from aftm_gateway.simulated.matching import Rules
+
+# How often the market's hours are read to pause or resume the ticks: reading them costs a
+# calendar look-up per symbol, too much for every turn of the loop.
+HOURS_CHECK_NS = 200_000_000
 
 
 class TickFeed(Protocol):
@@ -69,8 +74,12 @@ class ExchangeBroker:
         config: VenueConfig,
         *,
         clock: Callable[[], int] = time.time_ns,
+        hours: TradingHours | None = None,
     ) -> None:
         self._name = name
+        self._hours = hours or AlwaysOpen(config.symbols)
+        self._trading: frozenset[str] = frozenset(config.symbols)  # as of the last hours check
+        self._hours_due_ns = 0
         self._exchange = exchange
         self._feed = feed
         self._credentials = (config.user.encode(), config.password.get_secret_value().encode())
@@ -87,6 +96,10 @@ class ExchangeBroker:
     @property
     def is_logged_in(self) -> bool:
         return self._logged_in
+
+    @property
+    def hours(self) -> TradingHours:
+        return self._hours
 
     def login(self, user: str, password: str) -> None:
         expected_user, expected_password = self._credentials
@@ -116,7 +129,11 @@ class ExchangeBroker:
     def place(self, order: PlaceOrder) -> OrderSnapshot:
         if not self._logged_in:
             return unsent(order, "not logged in", self._clock())
-        snapshot = self._exchange.place(order, self._clock())
+        refused = self._hours.refusal(order)
+        if refused is not None:
+            return unsent(order, refused, self._clock())
+        matches = self._hours.matches_now(order.symbol)
+        snapshot = self._exchange.place(order, self._clock(), match_now=matches)
         if self._reply_delay_ms:
             self._answer_late()
         return snapshot
@@ -149,17 +166,31 @@ class ExchangeBroker:
 
     def poll(self, now_ns: int) -> list[BrokerEvent]:
         events = self._exchange.take_events()
-        ticks = self._feed.due(now_ns)
+        self._check_hours(now_ns)
+        if not self._trading:
+            return events  # the market is closed: the feed waits, and resumes at the open
+        ticks = [tick for tick in self._feed.due(now_ns) if tick.symbol in self._trading]
         if ticks:
             events.extend(event for event in self._exchange.trade(ticks) if self._delivers(event))
         return events
 
     def next_event_ns(self) -> int | None:
-        return 0 if self._exchange.has_events else self._feed.next_due_ns()
+        if self._exchange.has_events:
+            return 0
+        return self._feed.next_due_ns() if self._trading else self._hours_due_ns
 
     def close(self) -> None:
         self._feed.close()
         self._exchange.close()
+
+    def _check_hours(self, now_ns: int) -> None:
+        if now_ns < self._hours_due_ns:
+            return
+        self._hours_due_ns = now_ns + HOURS_CHECK_NS
+        self._hours.follow(self._exchange.last_prices())
+        self._trading = frozenset(
+            symbol for symbol in self._exchange.rules.symbols if self._hours.is_trading(symbol)
+        )
 
     def _delivers(self, event: BrokerEvent) -> bool:
         if not isinstance(event, Tick):
