@@ -20,8 +20,9 @@ from aftm.wire.protocol import MarketSession, ProductSession
 from aftm_gateway.market_session import result_of
 from aftm_gateway.simulated.exchange_store import ExchangeStore
 from aftm_gateway.simulated.hours import AlwaysOpen
+from aftm_gateway.simulated.replay import ReplayBroker
 from aftm_gateway.simulated.sim import SimBroker
-from aftm_gateway.simulated.venue import VenueConfig
+from aftm_gateway.simulated.venue import ExchangeBroker, VenueConfig
 
 S = 1_000_000_000
 SYMBOLS = ("TXFL6", "MXFL6")
@@ -41,15 +42,15 @@ def taipei(text: str) -> datetime:
 
 
 @pytest.fixture
-def opened() -> Iterator[list[SimBroker]]:
-    brokers: list[SimBroker] = []
+def opened() -> Iterator[list[ExchangeBroker]]:
+    brokers: list[ExchangeBroker] = []
     yield brokers
     for broker in brokers:
         broker.close()
 
 
 def taifex_sim(
-    path: Path, start: str, opened: list[SimBroker], monotonic: FakeMonotonic | None = None
+    path: Path, start: str, opened: list[ExchangeBroker], monotonic: FakeMonotonic | None = None
 ) -> SimBroker:
     config = VenueConfig(SYMBOLS, ("SIM-0001",), "demo", SecretStr("demo"))
     clock = MarketClock(taipei(start), monotonic or FakeMonotonic())
@@ -98,7 +99,7 @@ def an_order(
     ],
 )
 def test_a_closed_market_refuses_and_records_nothing(
-    tmp_path: Path, opened: list[SimBroker], start: str, reason: str | None
+    tmp_path: Path, opened: list[ExchangeBroker], start: str, reason: str | None
 ) -> None:
     broker = taifex_sim(tmp_path / "sim.sqlite", start, opened)
 
@@ -119,14 +120,14 @@ def test_a_closed_market_refuses_and_records_nothing(
 @pytest.mark.parametrize(
     "start", ["2026-12-02T08:45:00", "2026-12-02T13:44:59", "2026-12-03T04:59:59"]
 )
-def test_an_open_market_fills(tmp_path: Path, opened: list[SimBroker], start: str) -> None:
+def test_an_open_market_fills(tmp_path: Path, opened: list[ExchangeBroker], start: str) -> None:
     broker = taifex_sim(tmp_path / "sim.sqlite", start, opened)
 
     assert broker.place(an_order()).status is OrderStatus.FILLED
 
 
 def test_pre_open_takes_only_rod_limits_which_rest_until_the_open(
-    tmp_path: Path, opened: list[SimBroker]
+    tmp_path: Path, opened: list[ExchangeBroker]
 ) -> None:
     monotonic = FakeMonotonic()
     broker = taifex_sim(tmp_path / "sim.sqlite", "2026-12-02T14:55:00", opened, monotonic)
@@ -159,7 +160,7 @@ def test_pre_open_takes_only_rod_limits_which_rest_until_the_open(
     ],
 )
 def test_limit_prices_beyond_the_daily_limit_are_refused(
-    tmp_path: Path, opened: list[SimBroker], price: int, status: OrderStatus
+    tmp_path: Path, opened: list[ExchangeBroker], price: int, status: OrderStatus
 ) -> None:
     broker = taifex_sim(tmp_path / "sim.sqlite", "2026-12-02T10:00:00", opened)
 
@@ -175,7 +176,7 @@ def test_limit_prices_beyond_the_daily_limit_are_refused(
 
 
 def test_the_walk_pauses_while_closed_and_the_reference_moves_at_the_close(
-    tmp_path: Path, opened: list[SimBroker]
+    tmp_path: Path, opened: list[ExchangeBroker]
 ) -> None:
     monotonic = FakeMonotonic()
     broker = taifex_sim(tmp_path / "sim.sqlite", "2026-12-02T13:44:00", opened, monotonic)
@@ -197,7 +198,7 @@ def test_the_walk_pauses_while_closed_and_the_reference_moves_at_the_close(
 
 
 def test_the_session_names_each_product_phase_and_next_open_and_close(
-    tmp_path: Path, opened: list[SimBroker]
+    tmp_path: Path, opened: list[ExchangeBroker]
 ) -> None:
     broker = taifex_sim(tmp_path / "sim.sqlite", "2026-12-02T13:44:30", opened)
 
@@ -221,3 +222,38 @@ def test_always_open_says_so() -> None:
         (ProductSession("MXF", "regular", 0, 0), ProductSession("TXF", "regular", 0, 0)),
         9,
     )
+
+
+def test_a_replay_reports_the_session_of_the_recorded_time(
+    tmp_path: Path, opened: list[ExchangeBroker]
+) -> None:
+    regular = at_ns("2026-12-02T13:44:59")
+    evening = at_ns("2026-12-02T15:00:01")
+    path = tmp_path / "ticks.csv"
+    path.write_text(f"ts,symbol,price,qty\n{regular},TXFL6,23000,1\n{evening},TXFL6,23001,1\n")
+    config = VenueConfig(SYMBOLS, ("SIM-0001",), "demo", SecretStr("demo"))
+    broker = ReplayBroker(
+        ExchangeStore(tmp_path / "sim.sqlite"), config, path=path, speed=1e6, clock=lambda: 0
+    )
+    opened.append(broker)
+
+    assert broker.hours.session(1) == MarketSession("replay", (), 1)  # nothing read yet
+    broker.login("demo", "demo")
+    before = broker.hours.session(2)
+    broker.poll(0)
+    at_the_close = broker.hours.session(3)
+    broker.poll(S)
+    in_the_evening = broker.hours.session(4)
+
+    assert [(p.product, p.phase) for p in before.products] == [
+        ("MXF", "regular"),
+        ("TXF", "regular"),
+    ]
+    assert before.calendar == "replay"
+    assert at_the_close.products[1].next_close_ns == at_ns("2026-12-02T13:45:00")
+    assert in_the_evening.products[1].phase == "after_hours"
+    assert broker.place(an_order()).status is OrderStatus.FILLED  # a replay refuses nothing
+
+
+def at_ns(taipei_time: str) -> int:
+    return round(taipei(taipei_time).timestamp()) * S

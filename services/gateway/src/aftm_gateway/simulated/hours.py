@@ -21,7 +21,7 @@ refusing an order before sending it on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -115,7 +115,7 @@ class TaifexHours:
         return self._references[symbol]
 
     def refusal(self, order: PlaceOrder) -> str | None:
-        if order.symbol not in self._references:
+        if order.symbol not in self._trading:
             return None  # the exchange's own check names the unknown symbol
         now = self._clock.now()
         state = self._state(order.symbol, now)
@@ -151,7 +151,10 @@ class TaifexHours:
                 self._references[symbol] = last_prices[symbol]
 
     def session(self, ts_ns: int) -> MarketSession:
-        now = self._clock.now()
+        return self.session_at(self._clock.now(), ts_ns)
+
+    def session_at(self, now: datetime, ts_ns: int, calendar: str = "") -> MarketSession:
+        """Each product's phase at `now`, by its nearest listed contract."""
         products = tuple(
             ProductSession(
                 product,
@@ -161,7 +164,7 @@ class TaifexHours:
             )
             for product, symbol in sorted(self._by_product.items())
         )
-        return MarketSession(self.calendar, products, ts_ns)
+        return MarketSession(calendar or self.calendar, products, ts_ns)
 
     def _state(self, symbol: str, now: datetime) -> MarketState:
         return state_at(self._calendar, now, self._expiry(symbol, now))
@@ -197,3 +200,44 @@ def _minute(at: datetime) -> str:
 
 def _ns(at: datetime | None) -> int:
     return 0 if at is None else round(at.timestamp() * NS_PER_S)
+
+
+class ReplayHours:
+    """A replay trades whatever the file holds, at any hour; its session is the one at the
+    recorded time of the tick last played (or the next one, before the first), by TAIFEX's
+    calendar. Recorded times outside the holiday file give no products."""
+
+    calendar = "replay"
+
+    def __init__(
+        self, calendar: Calendar, symbols: Sequence[str], recorded_ns: Callable[[], int | None]
+    ) -> None:
+        self._recorded_ns = recorded_ns
+        try:
+            self._rules: TaifexHours | None = TaifexHours(
+                calendar, MarketClock(), symbols, dict.fromkeys(symbols, 1)
+            )
+        except AftmError:  # today lies beyond the holiday file: no sessions to tell
+            self._rules = None
+
+    def refusal(self, order: PlaceOrder) -> str | None:
+        return None
+
+    def matches_now(self, symbol: str) -> bool:
+        return True
+
+    def is_trading(self, symbol: str) -> bool:
+        return True
+
+    def follow(self, last_prices: Mapping[str, int]) -> None:
+        """The file decides when the market trades; there is no reference to move."""
+
+    def session(self, ts_ns: int) -> MarketSession:
+        recorded_ns = self._recorded_ns()
+        if recorded_ns is None or self._rules is None:
+            return MarketSession(self.calendar, (), ts_ns)
+        at = datetime.fromtimestamp(recorded_ns / NS_PER_S, TAIPEI)
+        try:
+            return self._rules.session_at(at, ts_ns, self.calendar)
+        except AftmError:  # recorded before or after the holiday file
+            return MarketSession(self.calendar, (), ts_ns)

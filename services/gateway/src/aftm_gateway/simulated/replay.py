@@ -16,9 +16,11 @@ from pathlib import Path
 from loguru import logger
 
 from aftm.domain.market import Tick
+from aftm.market.calendar import Calendar, load_calendar
 from aftm.tickfile import TickFile, TickFileError
 from aftm_gateway.simulated.exchange import Exchange
 from aftm_gateway.simulated.exchange_store import ExchangeStore
+from aftm_gateway.simulated.hours import ReplayHours
 from aftm_gateway.simulated.venue import ExchangeBroker, VenueConfig
 
 MAX_BATCH = 10_000  # ticks per poll, so a fast replay still lets the loop answer requests
@@ -36,6 +38,7 @@ class FileReplay:
         self._origin: tuple[int, int] | None = None  # (first tick's ts_ns, wall time at start)
         self._next: Tick | None = None
         self._ended = ""  # why the replay ended, once it has
+        self._last_recorded_ns: int | None = None
         self.played = 0
 
     def start(self, now_ns: int) -> None:
@@ -52,6 +55,7 @@ class FileReplay:
             if wall_ns > now_ns:
                 break
             ticks.append(replace(self._next, ts_ns=wall_ns))
+            self._last_recorded_ns = self._next.ts_ns
             self._next = self._read()
         self.played += len(ticks)
         if self._next is None and self._ended:
@@ -61,6 +65,12 @@ class FileReplay:
 
     def next_due_ns(self) -> int | None:
         return None if self._next is None else self._wall_ns(self._next)
+
+    def recorded_ns(self) -> int | None:
+        """The recorded time of the tick last played, or of the next one before the first."""
+        if self._last_recorded_ns is not None:
+            return self._last_recorded_ns
+        return None if self._next is None else self._next.ts_ns
 
     def close(self) -> None:
         self._file.close()
@@ -95,7 +105,11 @@ class ReplayBroker(ExchangeBroker):
         path: Path,
         speed: float = 1.0,
         clock: Callable[[], int] = time.time_ns,
+        calendar: Calendar | None = None,
     ) -> None:
+        """`calendar`: publish the session of the recorded time by it (the default: TAIFEX's
+        packaged or AFTM_MARKET_CALENDAR's holidays)."""
         feed = FileReplay(path, frozenset(config.symbols), speed=speed)
         exchange = Exchange(store, config.rules, reject_all=config.reject_all)
-        super().__init__("replay", exchange, feed, config, clock=clock)
+        hours = ReplayHours(calendar or load_calendar(), config.symbols, feed.recorded_ns)
+        super().__init__("replay", exchange, feed, config, clock=clock, hours=hours)
