@@ -21,7 +21,14 @@ from aftm.domain.market import Tick
 from aftm.errors import AftmError, DecodeError
 from aftm.security.roles import Role
 from aftm.wire.codec import decode
-from aftm.wire.protocol import TICK_TOPIC, ExecutorStatus, GetExecutorStatus
+from aftm.wire.protocol import (
+    SESSION_TOPIC,
+    TICK_TOPIC,
+    ExecutorStatus,
+    GetExecutorStatus,
+    GetMarketSession,
+    MarketSession,
+)
 from aftm.wire.sockets import make_socket
 from aftm_console.commands.conditions import add_condition
 from aftm_console.paging import every_condition, every_order
@@ -74,6 +81,7 @@ class LiveLoop:
         self._options = options
         self._stop = stop
         self._prices: dict[str, int] = {}
+        self._market: MarketSession | None = None  # published on change and every 10 s
         self._notes: list[str] = []
         self._demo_pending = options.demo
         self._started = time.monotonic()
@@ -86,7 +94,7 @@ class LiveLoop:
             self._services.context,
             zmq.SUB,
             connect=self._services.settings.gateway_pub_connect,
-            subscribe=(TICK_TOPIC,),
+            subscribe=(TICK_TOPIC, SESSION_TOPIC),
             setup=self._services.setup(Role.GATEWAY),
         )
         try:
@@ -126,6 +134,8 @@ class LiveLoop:
                 message = None  # not for the view to judge; the services count bad frames
             if isinstance(message, Tick):
                 self._prices[message.symbol] = message.price
+            elif isinstance(message, MarketSession):
+                self._market = message
             if not ticks.poll(0):
                 return
 
@@ -186,6 +196,13 @@ class LiveLoop:
             ),
             state_dir=self._options.state_dir,
             notes=tuple(self._notes),
+            market=self._market or self._gather(self._ask_market),
+        )
+
+    def _ask_market(self) -> MarketSession:
+        """Until the first publication arrives (up to 10 s), the gateway is asked."""
+        return self._services.ask(
+            Service.GATEWAY, GetMarketSession(), MarketSession, timeout_ms=VIEW_TIMEOUT_MS
         )
 
     def _gather(self, ask: Callable[[], T]) -> T | None:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aftm.domain.conditions import Condition
-from aftm.wire.protocol import ExecutorStatus, OrderSnapshot
+from aftm.wire.protocol import ExecutorStatus, MarketSession, OrderSnapshot, ProductSession
 from aftm_console.render import ORDER_HEADERS, order_row, printable, table
 
 CLEAR = "\x1b[H\x1b[2J"  # cursor home, clear screen
 MAX_CONDITIONS = 10
 MAX_ORDERS = 8
+TAIPEI = ZoneInfo("Asia/Taipei")
+NS_PER_S = 1_000_000_000
+ALWAYS_OPEN = "always open (simulated; AFTM_GATEWAY_SIM_CALENDAR=taifex follows TAIFEX's sessions)"
+TRADING_PHASES = ("regular", "after_hours")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +32,14 @@ class Picture:
     executor: ExecutorStatus | None
     state_dir: Path
     notes: tuple[str, ...] = ()  # what happened that a redraw must not wipe (the demo)
+    market: MarketSession | None = None  # the gateway's last word on the sessions
 
 
 def screen(picture: Picture) -> str:
     lines = [f"AFTM all-in-one (simulated exchange)   {picture.time}", ""]
     lines.append("prices     " + (_prices(picture.prices) or "waiting for the first tick"))
     lines.append("executor   " + _executor(picture.executor))
+    lines.append("market     " + market_line(picture.market))
     lines += ["", _conditions_table(picture.conditions), "", _orders_table(picture.orders), ""]
     lines += [*picture.notes, *([""] if picture.notes else [])]
     lines.append(f"logs and state in {picture.state_dir}/   Ctrl-C stops everything")
@@ -53,6 +61,31 @@ def summary(picture: Picture) -> str:
         statuses = _count(str(o.status) for o in picture.orders)
         parts.append(f"orders {len(picture.orders)}" + (f" ({statuses})" if statuses else ""))
     return printable("aftm run: " + " | ".join(parts))
+
+
+def market_line(session: MarketSession | None) -> str:
+    """Each product's phase and its next close (trading) or open (not), in Taipei time."""
+    if session is None:
+        return "no word from the gateway yet"
+    if session.calendar == "always_open":
+        return ALWAYS_OPEN
+    if not session.products:
+        return f"{session.calendar}: session unknown"
+    prefix = "replay, at the recorded time: " if session.calendar == "replay" else ""
+    return prefix + "  ".join(_product_session(product) for product in session.products)
+
+
+def _product_session(product: ProductSession) -> str:
+    text = f"{product.product} {product.phase.replace('_', '-')}"
+    if product.phase in TRADING_PHASES and product.next_close_ns:
+        return f"{text} until {_taipei(product.next_close_ns)}"
+    if product.phase not in TRADING_PHASES and product.next_open_ns:
+        return f"{text}, opens {_taipei(product.next_open_ns)}"
+    return text
+
+
+def _taipei(ns: int) -> str:
+    return datetime.fromtimestamp(ns / NS_PER_S, TAIPEI).strftime("%m-%d %H:%M")
 
 
 def _prices(prices: Mapping[str, int]) -> str:
