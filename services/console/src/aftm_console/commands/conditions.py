@@ -1,13 +1,25 @@
-"""Support/resistance conditions at the strategy: add (checked against the gateway), list, rm."""
+"""Support/resistance conditions at the strategy: add (checked against the gateway), list, rm,
+and roll the waiting ones from an expiring contract to a later month.
+
+A roll never loses a condition: each copy on the new month is added before the original is
+removed, under an id derived from the original's (contracts.rolled_id), so a roll run again
+after a crash between the two finds the copy and only removes the original. The strategy has no
+"move" request, so a condition that triggers between the listing and its removal is removed in
+its new stage: the roll says so, as `aftm conditions rm` would.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Mapping
+from datetime import datetime
 
 from aftm.domain import limits
-from aftm.domain.conditions import Condition, Stage, condition_from_fields
-from aftm.errors import InvalidInput
+from aftm.domain.conditions import Condition, Stage, check_condition, condition_from_fields
+from aftm.errors import AftmError, InvalidInput
+from aftm.market.calendar import load_calendar
+from aftm.market.clock import market_clock
 from aftm.wire.protocol import (
     AddCondition,
     ConditionList,
@@ -16,10 +28,11 @@ from aftm.wire.protocol import (
     RegisterItem,
     RemoveCondition,
 )
-from aftm_console.commands.common import live, new_condition_id
-from aftm_console.errors import ServiceDown
+from aftm_console.commands.common import is_interactive, live, new_condition_id
+from aftm_console.contracts import check_roll, expiry_warning, rolled_id
+from aftm_console.errors import EXIT_REFUSED, ConsoleError, ServiceDown, ServiceRefused
 from aftm_console.paging import every_condition
-from aftm_console.parsing import Subparsers, add_json_flag
+from aftm_console.parsing import Subparsers, UsageError, add_json_flag
 from aftm_console.render import say, say_json, say_table, warn
 from aftm_console.services import Service, Services
 
@@ -48,6 +61,8 @@ def add_condition(services: Services, fields: Mapping[str, object]) -> Condition
     say(f"condition {added.id} added: {describe(added)}")
     if skipped:
         warn(skipped)
+    if expiring := _expiry_warning(added.symbol):
+        warn(expiring)
     return added
 
 
@@ -83,6 +98,90 @@ def remove_condition(services: Services, condition_id: str) -> Condition:
     if removed.stage is Stage.ENTERED:
         warn(f"{removed.id} had entered: its position stays open until closed by hand")
     return removed
+
+
+@dataclasses.dataclass
+class Roll:
+    """What `roll_conditions` did: (old id, new id) moved, (id, why) left where they were."""
+
+    symbol_from: str
+    symbol_to: str
+    moved: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    not_moved: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def plan_roll(services: Services, symbol_from: str, symbol_to: str) -> list[Condition]:
+    """The conditions on `symbol_from`, after checking that `symbol_to` is a later month of the
+    same product (InvalidInput otherwise)."""
+    check_roll(symbol_from, symbol_to, market_clock().now().date())
+    return [c for c in every_condition(services).conditions if c.symbol == symbol_from]
+
+
+def roll_conditions(services: Services, symbol_from: str, symbol_to: str, shift: int = 0) -> Roll:
+    """Move every waiting condition on `symbol_from` to `symbol_to` (trigger moved by `shift`
+    points), each added anew before the original is removed; other stages stay."""
+    on_from = plan_roll(services, symbol_from, symbol_to)
+    skipped = _prepare_symbol(services, symbol_to)  # InvalidInput when the gateway lacks it
+    if skipped:
+        warn(skipped)
+    existing = {c.id for c in every_condition(services).conditions}
+    roll = Roll(symbol_from, symbol_to)
+    for old in on_from:
+        if old.stage is not Stage.WAITING:
+            roll.not_moved.append((old.id, f"{old.stage}: only waiting conditions roll"))
+            continue
+        new_id = rolled_id(old.id, symbol_to)
+        try:
+            if new_id not in existing:  # else a roll before this one added it, then stopped
+                _add_rolled(services, old, new_id, symbol_to, shift)
+            removed = services.ask(Service.STRATEGY, RemoveCondition(old.id), Condition)
+        except (InvalidInput, ServiceRefused) as failed:
+            roll.not_moved.append((old.id, str(failed)))
+            continue
+        roll.moved.append((old.id, new_id))
+        if removed.stage is not Stage.WAITING:
+            warn(f"{old.id} was {removed.stage} when removed; its copy {new_id} waits afresh")
+    return roll
+
+
+def _add_rolled(
+    services: Services, old: Condition, new_id: str, symbol_to: str, shift: int
+) -> None:
+    new = dataclasses.replace(
+        old, id=new_id, symbol=symbol_to, trigger_price=old.trigger_price + shift
+    )
+    # A shifted trigger out of range is this condition's failure, not the whole roll's.
+    services.ask(Service.STRATEGY, AddCondition(check_condition(new)), Condition)
+
+
+def show_roll(roll: Roll, *, as_json: bool = False) -> None:
+    if as_json:
+        say_json(
+            {
+                "from": roll.symbol_from,
+                "to": roll.symbol_to,
+                "moved": [{"id": old, "new_id": new} for old, new in roll.moved],
+                "not_moved": [{"id": cid, "reason": why} for cid, why in roll.not_moved],
+            }
+        )
+        return
+    for old, new in roll.moved:
+        say(f"moved {old} -> {new} ({roll.symbol_from} -> {roll.symbol_to})")
+    for cid, why in roll.not_moved:
+        say(f"not moved {cid}: {why}")
+    total = len(roll.moved) + len(roll.not_moved)
+    if total == 0:
+        say(f"no conditions on {roll.symbol_from}")
+    else:
+        say(f"rolled {len(roll.moved)} of {total} conditions on {roll.symbol_from}")
+
+
+def _expiry_warning(symbol: str, now: datetime | None = None) -> str:
+    """Told after an add; never fails it (a bad holiday file only loses the warning)."""
+    try:
+        return expiry_warning(load_calendar(), symbol, now or market_clock().now())
+    except AftmError:
+        return ""
 
 
 def describe(c: Condition) -> str:
@@ -155,6 +254,17 @@ def add_condition_commands(commands: Subparsers) -> None:
     remove = actions.add_parser("rm", help="remove condition ID")
     remove.add_argument("condition_id", metavar="ID")
     remove.set_defaults(handler=live(_remove))
+    roll = actions.add_parser(
+        "roll", help="move the waiting conditions on one contract to a later month"
+    )
+    roll.add_argument("--from", dest="symbol_from", required=True, metavar="SYMBOL")
+    roll.add_argument("--to", dest="symbol_to", required=True, metavar="SYMBOL")
+    roll.add_argument(
+        "--shift", type=int, default=0, metavar="POINTS", help="move trigger prices (the spread)"
+    )
+    roll.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_json_flag(roll)
+    roll.set_defaults(handler=live(_roll))
 
 
 def _add(services: Services, args: argparse.Namespace) -> int:
@@ -174,3 +284,26 @@ def _list(services: Services, args: argparse.Namespace) -> int:
 def _remove(services: Services, args: argparse.Namespace) -> int:
     remove_condition(services, args.condition_id)
     return 0
+
+
+def _roll(services: Services, args: argparse.Namespace) -> int:
+    symbol_from, symbol_to = args.symbol_from.strip(), args.symbol_to.strip()
+    if not args.yes:
+        on_from = plan_roll(services, symbol_from, symbol_to)
+        _confirm_roll(symbol_from, symbol_to, sum(c.stage is Stage.WAITING for c in on_from))
+    roll = roll_conditions(services, symbol_from, symbol_to, args.shift)
+    show_roll(roll, as_json=args.json)
+    return EXIT_REFUSED if roll.not_moved else 0
+
+
+def _confirm_roll(symbol_from: str, symbol_to: str, waiting: int) -> None:
+    if not is_interactive():
+        raise UsageError("roll moves conditions and there is no terminal to confirm on: pass --yes")
+    try:
+        answer = input(
+            f"move {waiting} waiting conditions from {symbol_from} to {symbol_to}? [y/N] "
+        )
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in {"y", "yes"}:
+        raise ConsoleError("roll not confirmed: nothing was moved")
