@@ -13,7 +13,10 @@ from aftm_console.contracts import (
     ContractFacts,
     check_roll,
     contract_facts,
+    describe_market,
     expiry_warning,
+    market_outlook,
+    outlook_json,
     rolled_id,
 )
 
@@ -91,3 +94,48 @@ def test_a_rolled_id_is_the_same_every_time_and_fits_the_id_limit() -> None:
     assert rolled.endswith(".rTXFA7")
     assert rolled != rolled_id("x" * (MAX_CONDITION_ID_LENGTH - 1) + "y", "TXFA7")
     check_condition_id(rolled)
+
+
+# --- the market now, for aftm status -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("taipei", "line"),
+    [
+        ("2026-12-02T10:00", "regular session until 13:45 (Taiwan); next open 15:00 (after-hours)"),
+        ("2026-12-02T08:40", "pre-open (orders accepted); regular session opens 08:45 (Taiwan)"),
+        ("2026-12-02T14:00", "closed (between sessions); next open 15:00 (Taiwan, after-hours)"),
+        (
+            "2026-12-02T16:00",
+            "after-hours session until 05:00 (Taiwan); next open 2026-12-03 08:45 (regular)",
+        ),
+        (
+            "2026-12-05T10:00",
+            "closed (weekend); next open 2026-12-07 08:45 (Taiwan, regular)",
+        ),
+        (
+            "2027-01-01T10:00",
+            "closed (holiday: Founding of the Republic of China (New Year's Day)); "
+            "next open 2027-01-04 08:45 (Taiwan, regular)",
+        ),
+    ],
+)
+def test_the_market_now_and_what_comes_next(taipei: str, line: str) -> None:
+    now = datetime.fromisoformat(taipei + "+08:00")
+
+    outlook = market_outlook(packaged_calendar(), now)
+
+    assert describe_market(outlook, now) == f"TXF, MXF, TMF: {line}"
+
+
+def test_the_outlook_in_json_has_the_phase_and_iso_times() -> None:
+    outlook = market_outlook(packaged_calendar(), MORNING)
+
+    assert outlook_json(outlook) == {
+        "products": ["TXF", "MXF", "TMF"],
+        "phase": "regular",
+        "reason": None,
+        "closes": "2026-12-02T13:45:00+08:00",
+        "next_open": "2026-12-02T15:00:00+08:00",
+        "next_open_session": "after_hours",
+    }
