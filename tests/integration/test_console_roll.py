@@ -157,3 +157,35 @@ def test_a_condition_the_shift_puts_out_of_range_stays_where_it_was(stack: Stack
     after = conditions(stack)
     assert after["edge"]["symbol"] == "TXFL6"
     assert "edge.rTXFA7" not in after
+
+
+def test_status_shows_the_market_session_and_its_next_open_on_the_market_clock(
+    stack: Stack,
+) -> None:
+    # 2026-12-14 is a Monday: 10:00 is in the regular session. The executor is not started here,
+    # so the status exits 3 (a service down) and still tells the market.
+    table = aftm(stack.console, "status")
+    as_json = aftm(stack.console, "status", "--json")
+
+    assert table.returncode == 3
+    assert (
+        "market: TXF, MXF, TMF: regular session until 13:45 (Taiwan); next open 15:00 (after-hours)"
+        in table.stdout
+    )
+    assert json.loads(as_json.stdout)["market"] == {
+        "products": ["TXF", "MXF", "TMF"],
+        "phase": "regular",
+        "reason": None,
+        "closes": "2026-12-14T13:45:00+08:00",
+        "next_open": "2026-12-14T15:00:00+08:00",
+        "next_open_session": "after_hours",
+    }
+
+
+def test_status_on_a_holiday_says_closed_and_when_it_opens(stack: Stack) -> None:
+    holiday = {**stack.console, "AFTM_MARKET_CLOCK_START": "2027-01-01T23:00:00+08:00"}
+
+    table = aftm(holiday, "status")
+
+    assert "market: TXF, MXF, TMF: closed (holiday: " in table.stdout
+    assert "next open 2027-01-04 08:45 (Taiwan, regular)" in table.stdout

@@ -4,6 +4,10 @@ but exits EXIT_DOWN when any service did not answer, so a script can tell.
 The executor's report carries its last reconciliation (book.py's summary, None when it has not
 run yet), shown as one line under the table. Strategy and executor report the stored records
 they quarantined at their start (records they could not read), shown when there are any.
+
+Below the services, the market: the session now and the next open or close by TAIFEX's hours
+and holidays (aftm.market, read on the market clock: AFTM_MARKET_CLOCK_START fakes it), worked
+out here, so it shows even while every service is down. `--json` has it under "market".
 """
 
 from __future__ import annotations
@@ -12,9 +16,13 @@ import argparse
 from collections.abc import Callable
 from typing import TypeVar, cast
 
+from aftm.errors import AftmError
+from aftm.market.calendar import load_calendar
+from aftm.market.clock import market_clock
 from aftm.wire.protocol import ExecutorStatus, GatewayHealth, GetExecutorStatus, GetHealth
 from aftm_console.book import Summary, headline, summary
 from aftm_console.commands.common import live
+from aftm_console.contracts import describe_market, market_outlook, outlook_json
 from aftm_console.errors import EXIT_DOWN, ServiceDown, ServiceRefused
 from aftm_console.paging import every_condition
 from aftm_console.parsing import Subparsers, add_json_flag
@@ -78,20 +86,33 @@ def collect_status(services: Services, *, timeout_ms: int | None = None) -> dict
 
 def show_status(services: Services, *, as_json: bool = False) -> dict[str, Report]:
     reports = collect_status(services)
+    market, market_line = market_now()
     if as_json:
-        say_json(reports)
+        say_json({**reports, "market": market})
     else:
         rows = [
             (name, "up" if report["up"] else "down", report["endpoint"], describe(report))
             for name, report in reports.items()
         ]
         say(table(("service", "state", "endpoint", "details"), rows))
+        say(f"market: {market_line}")
         if "reconciliation" in reports["executor"]:
             say(f"executor: last {last_reconciliation(reports['executor'])}")
         for name, report in reports.items():
             if report.get("quarantined"):
                 say(f"{name}: {quarantine_line(name, report)}")
     return reports
+
+
+def market_now() -> tuple[dict[str, object], str]:
+    """The market's outlook for --json and as a line; a holiday file that is unreadable or
+    ends too soon is told instead, never a failure of the status."""
+    try:
+        now = market_clock().now()
+        outlook = market_outlook(load_calendar(), now)
+    except AftmError as unknown:
+        return {"error": str(unknown)}, f"unknown ({unknown})"
+    return outlook_json(outlook), describe_market(outlook, now)
 
 
 def quarantine_line(name: str, report: Report) -> str:
