@@ -124,6 +124,7 @@ def main() -> int:
             ),
             max_entry_age_s=settings.max_entry_age_s,
             sessions=sessions,
+            protection_points=settings.protection,
         ),
         metrics=metrics,
         timing=Timing(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from aftm.wire.protocol import TradingMode
 from aftm_executor import market, risk
 from aftm_executor.market import ALWAYS_OPEN, MarketView
+from aftm_executor.protection import Protection, limit_price
 from aftm_executor.states import OrderState
 from aftm_executor.trades import NS, Leg, Order, Phase, Trade, client_order_id
 
@@ -31,6 +32,7 @@ class Situation:
     entries_in_window: int = 0  # entry orders sent within the last minute
     entries_blocked: str = ""  # an alarm that stops every entry (e.g. duplicate broker orders)
     market: MarketView = ALWAYS_OPEN  # the trade's contract, by the market rules in force
+    protection: Protection | None = None  # protected orders: what prices them; None: market
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +129,7 @@ def _entry(trade: Trade, situation: Situation, again: Order | None = None) -> De
         return Hold(verdict.reason)
     if verdict.verdict is risk.Verdict.REFUSE:
         return Refuse(f"risk: {verdict.reason}")
-    if again is not None:
+    if again is not None:  # the same request again: its price too
         return Place(replace(again, state=OrderState.SENDING, sent_ns=situation.now_ns))
     order = Order(
         client_order_id=client_order_id(trade.entry_signal_id),
@@ -137,7 +139,10 @@ def _entry(trade: Trade, situation: Situation, again: Order | None = None) -> De
         quantity=trade.quantity,
         sent_ns=situation.now_ns,
     )
-    return Place(order)
+    protected = _protected(order, situation.protection)
+    if protected is None:
+        return Refuse(_unpriced(trade))
+    return Place(protected)
 
 
 def _exit(trade: Trade, situation: Situation) -> Decision:
@@ -169,7 +174,25 @@ def _exit(trade: Trade, situation: Situation) -> Decision:
         quantity=min(trade.open_quantity, situation.limits.max_lots_per_order),
         sent_ns=situation.now_ns,
     )
-    return Place(order)
+    protected = _protected(order, situation.protection)
+    if protected is None:
+        return Hold(f"{_unpriced(trade)}: exit held")
+    return Place(protected)
+
+
+def _protected(order: Order, protection: Protection | None) -> Order | None:
+    """A new order priced by its protection (unchanged for market orders); None when a
+    protected order has no last price to be priced from."""
+    if protection is None:
+        return order
+    if protection.last_price is None:
+        return None
+    price = limit_price(order.side, protection.last_price, protection.points)
+    return replace(order, limit_price=price, protection_points=protection.points)
+
+
+def _unpriced(trade: Trade) -> str:
+    return f"protected order: no last price for {trade.symbol}"
 
 
 def _exit_hold(trade: Trade, situation: Situation) -> str:

@@ -10,8 +10,9 @@ replies; the loop hands the replies back (`take_replies`) and the time-outs (`ex
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from loguru import logger
 
@@ -30,6 +31,7 @@ from aftm_executor.exposure import account_exposure_after
 from aftm_executor.journal import Journal
 from aftm_executor.market import AlwaysOpen, Sessions
 from aftm_executor.metrics import ExecutorMetrics
+from aftm_executor.protection import Protection, points_for
 from aftm_executor.replies import Outcome, ask_gateway, outcome_of
 from aftm_executor.states import OrderState, from_order_status
 from aftm_executor.trades import Leg, Order, Trade
@@ -59,6 +61,8 @@ class Policy:
     limits: risk.Limits = field(default_factory=risk.Limits)
     max_entry_age_s: float = 5.0
     sessions: Sessions = field(default_factory=AlwaysOpen)  # market rules (AlwaysOpen: none)
+    # Points per product code when signal orders go out protected; None: market orders.
+    protection_points: Mapping[str, int] | None = None
 
 
 class OrderDesk:
@@ -72,6 +76,7 @@ class OrderDesk:
         gateway_state: Callable[[], risk.GatewayState],
         entries_blocked: Callable[[], str],
         fetch: Fetch,
+        last_price: Callable[[str], int | None] = lambda _symbol: None,
     ) -> None:
         self._journal = journal
         self._gateway = gateway
@@ -81,6 +86,7 @@ class OrderDesk:
         self._gateway_state = gateway_state
         self._entries_blocked = entries_blocked
         self._fetch = fetch
+        self._last_price = last_price
         now_ns = time.time_ns()
         self._rate = risk.OrderRate(journal.entry_send_times(now_ns - risk.NS_PER_MINUTE))
 
@@ -254,7 +260,19 @@ class OrderDesk:
             entries_in_window=self._rate.count(now_ns),
             entries_blocked=self._entries_blocked(),
             market=self._policy.sessions.view(trade.symbol),
+            protection=self._protection(trade),
         )
+
+    def _protection(self, trade: Trade) -> Protection | None:
+        """How a new order of this trade is priced: None for a market order. A person's
+        orders (manual, flatten) go at market, as they asked."""
+        points = self._policy.protection_points
+        if points is None or trade.is_manual or trade.flatten:
+            return None
+        protect = points_for(points, trade.symbol)
+        if protect is None:  # a product without points: it cannot be priced
+            return Protection(points=0, last_price=None)
+        return Protection(points=protect, last_price=self._last_price(trade.symbol))
 
     def _apply(self, trade: Trade, decision: Decision) -> tuple[Trade, Decision]:
         """The trade as the decision leaves it, before anything goes out (pure)."""
@@ -284,14 +302,15 @@ class OrderDesk:
             self._rate.record(order.sent_ns)
         else:
             self._metrics.exit_attempts.inc()
+        limit = order.limit_price
         request = PlaceOrder(
             client_order_id=order.client_order_id,
             account=trade.account,
             symbol=trade.symbol,
             side=order.side,
             quantity=order.quantity,
-            order_type=OrderType.MARKET,
-            price=None,
+            order_type=OrderType.MARKET if limit is None else OrderType.LIMIT,
+            price=None if limit is None else Decimal(limit),
             time_in_force=TimeInForce.IOC,
             ts_ns=order.sent_ns,
         )

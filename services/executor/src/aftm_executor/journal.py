@@ -27,6 +27,7 @@ from aftm.wire.codec import encode
 from aftm.wire.protocol import TradingMode
 from aftm_executor import pnl
 from aftm_executor.journal_rows import (
+    ADDED_ORDER_COLUMNS,
     ORDER_COLUMNS,
     ORDER_READ_COLUMNS,
     SAFE_SETTINGS,
@@ -83,11 +84,19 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._checkpoints = checkpoint_in_background(self._db)  # off the loop: see aftm.wal
         self._db.executescript(SCHEMA.format(open_orders=OPEN_ORDERS))
+        self._add_order_columns()
         self._db.executescript(quarantine.SCHEMA)
         self._quarantine_unreadable()
         self._book = PositionBook(self._load_positions())
         # Read on every decision; only this connection writes them.
         self._settings = dict(self._db.execute("SELECT key, value FROM settings").fetchall())
+
+    def _add_order_columns(self) -> None:
+        """Give a journal from before protected orders their columns (its orders: market)."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(orders)")}
+        for name, definition in ADDED_ORDER_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE orders ADD COLUMN {name} {definition}")
 
     def close(self) -> None:
         self._checkpoints.stop()

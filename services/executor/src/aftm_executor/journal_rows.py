@@ -65,7 +65,9 @@ CREATE TABLE IF NOT EXISTS orders (
     updated_ns INTEGER NOT NULL,
     fill_quantity INTEGER NOT NULL DEFAULT 0,   -- the sum of fills seen
     fill_value TEXT NOT NULL DEFAULT '0',       -- the sum of fill quantity x price
-    acked_ns INTEGER                    -- when the reply accepting it was read
+    acked_ns INTEGER,                   -- when the reply accepting it was read
+    limit_price INTEGER,                -- a protected order's IOC limit; NULL: market
+    protection_points INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS orders_by_trade ON orders (trade_id);
 CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state);
@@ -110,7 +112,13 @@ TRADE_COLUMNS = (
 )
 ORDER_COLUMNS = (
     "client_order_id, trade_id, signal_id, leg, attempt, account, symbol, side, quantity, state,"
-    " reason, reported_filled, sent_ns, updated_ns"
+    " reason, reported_filled, sent_ns, updated_ns, limit_price, protection_points"
+)
+# Columns added to `orders` after its first release, with their definitions: a journal from
+# before gets them at start (journal.Journal), market orders as they were.
+ADDED_ORDER_COLUMNS = (
+    ("limit_price", "INTEGER"),
+    ("protection_points", "INTEGER NOT NULL DEFAULT 0"),
 )
 # What an order is read back with: `Order.filled` is the larger of the two lower bounds.
 ORDER_READ_COLUMNS = ORDER_COLUMNS.replace("reported_filled", "MAX(reported_filled, fill_quantity)")
@@ -160,6 +168,8 @@ def order_values(trade: Trade, order: Order) -> tuple[object, ...]:
         order.filled,
         order.sent_ns,
         trade.updated_ns,
+        order.limit_price,
+        order.protection_points,
     )
 
 
@@ -193,7 +203,7 @@ def trade_from_rows(row: Sequence[object], orders: Sequence[Sequence[object]]) -
 
 def _order(row: Sequence[object]) -> Order:
     order_id, _trade, _signal, leg, attempt, _account, _symbol, side, quantity, state = row[:10]
-    reason, reported, sent_ns, _updated = row[10:14]
+    reason, reported, sent_ns, _updated, limit, points = row[10:16]
     return Order(
         client_order_id=str(order_id),
         leg=Leg(str(leg)),
@@ -204,6 +214,8 @@ def _order(row: Sequence[object]) -> Order:
         filled=_int(reported),
         reason=str(reason),
         sent_ns=_int(sent_ns),
+        limit_price=None if limit is None else _strict_int(limit),
+        protection_points=_int(points),
     )
 
 
@@ -272,7 +284,7 @@ def _read_trade(row: Sequence[object]) -> object:
 
 def _read_order(row: Sequence[object]) -> object:
     """ORDER_COLUMNS, then fill_quantity and fill_value."""
-    return _order(row), _int(row[14]), _finite(Decimal(str(row[15])))
+    return _order(row), _int(row[16]), _finite(Decimal(str(row[17])))
 
 
 def _read_position(row: Sequence[object]) -> object:

@@ -48,6 +48,7 @@ from aftm_executor.control import Control
 from aftm_executor.desk import MISSING, OrderDesk, Policy, Sent
 from aftm_executor.journal import Journal
 from aftm_executor.loss import DailyLoss
+from aftm_executor.marks import LastPrices
 from aftm_executor.metrics import ExecutorMetrics
 from aftm_executor.reconciler import Reconciler
 from aftm_executor.risk import GatewayState
@@ -122,6 +123,7 @@ class Executor:
             self.watch.state,
             self._entries_blocked,
             self._fetch_signal,
+            last_price=LastPrices(gateway).get,
         )
         self._gateway = gateway
         self._reconciler = Reconciler(

@@ -12,6 +12,7 @@ from aftm.domain.limits import INT64_MAX, MAX_MARKET_ORDER_QUANTITY, check_accou
 from aftm.errors import InvalidInput
 from aftm.security.settings import KeySettings
 from aftm.settings import check_endpoint, check_file_path, check_host, check_log_level
+from aftm_executor.protection import DEFAULT_POINTS, parse_points
 
 
 class ExecutorSettings(KeySettings):
@@ -29,7 +30,7 @@ class ExecutorSettings(KeySettings):
     journal_path: Path = Path("var/executor-journal.sqlite")
     # Used until the console selects one (the selection is journaled and wins after that).
     account: str = ""
-    # At most TAIFEX's limit: the executor's orders are market orders.
+    # At most TAIFEX's limit for market orders, which also bounds protected (limit) ones.
     max_lots_per_order: int = Field(default=10, ge=1, le=MAX_MARKET_ORDER_QUANTITY)
     max_net_position: int = Field(default=20, ge=1, le=INT64_MAX)
     max_orders_per_minute: int = Field(default=60, ge=1, le=INT64_MAX)
@@ -57,6 +58,25 @@ class ExecutorSettings(KeySettings):
     market_rules: Literal["taifex", "always_open"] = "taifex"
     # Entries are refused this many minutes before a session closes (0: up to the close).
     no_entry_before_close_min: int = Field(default=5, ge=0, le=60)
+    # Signal orders as market orders, or protected: an IOC limit at the gateway's last price
+    # plus (buy) or minus (sell) the product's points, never chased (manual orders and
+    # flattens stay market orders).
+    order_type: Literal["market", "protected"] = "market"
+    protection_points: str = DEFAULT_POINTS  # per product code: TXF=20,MXF=20,TMF=20
+
+    @field_validator("protection_points")
+    @classmethod
+    def _protection(cls, value: str) -> str:
+        try:
+            parse_points(value)
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
+        return value
+
+    @property
+    def protection(self) -> dict[str, int] | None:
+        """Points per product when orders go out protected; None for market orders."""
+        return parse_points(self.protection_points) if self.order_type == "protected" else None
 
     @field_validator("signal_bind", "control_bind")
     @classmethod

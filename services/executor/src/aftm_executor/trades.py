@@ -8,6 +8,9 @@ so it is decided in one place and the same way after any restart:
   and allowed by risk; refused, it ends the trade (an exit later finds nothing to close).
 - An exit closes what the entry *filled* minus what earlier exits filled. A working entry is
   cancelled first; an exit never goes out while any of the trade's orders is unresolved.
+- A protected order (an IOC limit at the last price +/- protection points) that the exchange
+  cuts short is never chased: an entry is done with what it got, an exit's next attempt waits
+  for the backoff and is priced from the then-last price.
 - Exits are never dropped: HALTED holds them (a person's flatten still closes), a logged-out
   broker holds them, a refusal or a partial fill is retried after a backoff under a new
   attempt id, until the trade is flat. A held or failing exit is visible (`is_unclosed`).
@@ -70,6 +73,8 @@ class Order:
     filled: int = 0  # the larger of what reports said and what fills added up to
     reason: str = ""
     sent_ns: int = 0
+    limit_price: int | None = None  # a protected order's IOC limit; None: a market order
+    protection_points: int = 0  # how far from the last price that limit was set
 
     @property
     def is_unresolved(self) -> bool:
@@ -276,6 +281,11 @@ def reported(
         filled=max(order.filled, filled),
         reason=reason or order.reason,
     )
+    if updated.limit_price is not None and _is_cut_short(updated):
+        # The exchange cancelled what its limit could not fill: say so in the trader's terms.
+        updated = replace(
+            updated, reason=f"not filled within protection {updated.protection_points} points"
+        )
     if updated == order:
         return trade
     trade = replace(trade.with_order(updated), updated_ns=now_ns)
@@ -288,6 +298,10 @@ def reported(
             trade, failures=failures, retry_at_ns=now_ns + backoff_ns(failures), problem=why
         )
     return trade
+
+
+def _is_cut_short(order: Order) -> bool:
+    return order.state is OrderState.CANCELLED and order.filled < order.quantity
 
 
 def unsent(trade: Trade, client_order_id_: str, now_ns: int) -> Trade:
