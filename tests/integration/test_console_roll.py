@@ -189,3 +189,26 @@ def test_status_on_a_holiday_says_closed_and_when_it_opens(stack: Stack) -> None
 
     assert "market: TXF, MXF, TMF: closed (holiday: " in table.stdout
     assert "next open 2027-01-04 08:45 (Taiwan, regular)" in table.stdout
+
+
+def test_a_copy_left_beside_an_original_that_has_since_triggered_is_pointed_out(
+    stack: Stack,
+) -> None:
+    assert (
+        aftm(stack.console, *unreachable("--id", "hit", "--trigger-price", "999999")).returncode
+        == 0
+    )
+    copy = unreachable("--id", "hit.rTXFA7", "--symbol", "TXFA7")
+    assert aftm(stack.console, *copy).returncode == 0  # an earlier roll died after adding it
+    deadline = time.monotonic() + 15
+    while conditions(stack)["hit"]["stage"] == "waiting":
+        assert time.monotonic() < deadline, "no tick ever triggered 'hit'"
+        time.sleep(0.1)
+
+    code, rolled = roll(stack, "--from", "TXFL6", "--to", "TXFA7")
+
+    assert (code, rolled["moved"]) == (1, [])
+    [(left)] = rolled["not_moved"]
+    assert left["id"] == "hit"
+    assert "its copy hit.rTXFA7 waits too: remove one" in left["reason"]
+    assert {"hit", "hit.rTXFA7"} <= set(conditions(stack))

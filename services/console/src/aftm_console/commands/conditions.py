@@ -127,10 +127,13 @@ def roll_conditions(services: Services, symbol_from: str, symbol_to: str, shift:
     existing = {c.id for c in every_condition(services).conditions}
     roll = Roll(symbol_from, symbol_to)
     for old in on_from:
-        if old.stage is not Stage.WAITING:
-            roll.not_moved.append((old.id, f"{old.stage}: only waiting conditions roll"))
-            continue
         new_id = rolled_id(old.id, symbol_to)
+        if old.stage is not Stage.WAITING:
+            why = f"{old.stage}: only waiting conditions roll"
+            if new_id in existing:  # an earlier roll stopped between add and remove
+                why += f"; its copy {new_id} waits too: remove one (aftm conditions rm)"
+            roll.not_moved.append((old.id, why))
+            continue
         try:
             if new_id not in existing:  # else a roll before this one added it, then stopped
                 _add_rolled(services, old, new_id, symbol_to, shift)
