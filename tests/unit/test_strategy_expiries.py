@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from loguru import logger
 from pydantic import ValidationError
 
 from aftm.domain.conditions import Stage
@@ -36,7 +37,7 @@ def test_only_waiting_conditions_on_contracts_within_the_window_are_counted() ->
 
 
 @pytest.mark.parametrize(
-    ("at", "symbol", "refused"),
+    ("at", "symbol", "expired"),
     [
         ("2026-12-16T13:29+08:00", "TXFL6", False),  # its last minute of trading
         ("2026-12-16T13:30+08:00", "TXFL6", True),
@@ -44,14 +45,20 @@ def test_only_waiting_conditions_on_contracts_within_the_window_are_counted() ->
         ("2026-12-17T10:00+08:00", "TXFL9", False),  # beyond the holiday file: no guess
     ],
 )
-def test_a_new_condition_is_refused_once_its_contract_has_expired(
-    at: str, symbol: str, refused: bool
+def test_a_condition_on_an_expired_contract_is_accepted_with_a_warning(
+    at: str, symbol: str, expired: bool
 ) -> None:
-    reason = watch(at).refusal(a_condition(symbol=symbol))
+    lines: list[str] = []
+    sink = logger.add(lines.append, format="{message}", level="WARNING")
+    try:
+        watch(at).warn_if_near(a_condition(symbol=symbol))
+    finally:
+        logger.remove(sink)
 
-    assert bool(reason) is refused
-    if refused:
-        assert reason.startswith(f"field 'symbol': {symbol!r} expired on 2026-12-16")
+    said = [line for line in lines if "expired contract" in line]
+    assert bool(said) is expired
+    if expired:
+        assert f"symbol={symbol} last_trading_day=2026-12-16 roll_to=TXFA7" in said[0]
 
 
 @pytest.mark.parametrize("days", [-1, 367])

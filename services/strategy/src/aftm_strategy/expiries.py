@@ -2,8 +2,12 @@
 
 A new condition on a contract that expires within `within_days` calendar days is accepted with
 a warning: it may still trigger, and the person may roll it (`aftm conditions roll`). One on a
-contract that has already expired is refused: it could never trade. A symbol the rules do not
-cover (a year beyond the holiday file) is neither warned about nor refused: no guess.
+contract that has already expired is accepted with a louder warning rather than refused: what
+may trade is the broker's to say (the strategy already refuses symbols the gateway does not
+list, and a real broker stops listing an expired month), while a simulated exchange that ignores
+expiry keeps trading its default months whatever the date, so `aftm run --demo` works on any
+day. A symbol the rules do not cover (a year beyond the holiday file) is neither warned about
+nor refused: no guess.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Iterable
 from loguru import logger
 
 from aftm.domain.conditions import Condition, Stage
-from aftm.errors import AftmError, InvalidInput
+from aftm.errors import AftmError
 from aftm.market.calendar import Calendar
 from aftm.market.clock import MarketClock
 from aftm.market.expiry import Expiry, expiry_of
@@ -31,20 +35,18 @@ class ExpiryWatch:
         except AftmError:
             return None
 
-    def refusal(self, condition: Condition) -> str:
-        """Why a new condition cannot be added (its contract has expired), or ""."""
-        expiry = self.expiry(condition.symbol)
-        if expiry is None or not expiry.has_expired:
-            return ""
-        reason = (
-            f"{condition.symbol!r} expired on {expiry.last_trading_day.isoformat()} and can "
-            f"never trade; use a later month such as {expiry.next_symbol}"
-        )
-        return str(InvalidInput("symbol", reason))
-
     def warn_if_near(self, condition: Condition) -> None:
         expiry = self.expiry(condition.symbol)
-        if expiry is not None and expiry.is_near(self._within_days):
+        if expiry is not None and expiry.has_expired:
+            logger.warning(
+                "condition on an expired contract id={} symbol={} last_trading_day={} roll_to={}:"
+                " it trades only where the broker still lists it (a simulated exchange)",
+                condition.id,
+                condition.symbol,
+                expiry.last_trading_day.isoformat(),
+                expiry.next_symbol,
+            )
+        elif expiry is not None and expiry.is_near(self._within_days):
             logger.warning(
                 "condition on an expiring contract id={} symbol={} last_trading_day={}"
                 " days_left={} roll_to={}",

@@ -384,7 +384,7 @@ class StrategyService:
         if self._store.has_signals(condition.id):
             # Its signal ids would repeat ones the executor has already acted on and dropped.
             return f"condition id {condition.id!r} has emitted signals before; choose a new id"
-        return "" if self._expiries is None else self._expiries.refusal(condition)
+        return ""
 
     def _remove(self, request: Request, condition_id: str) -> Reply:
         try:
