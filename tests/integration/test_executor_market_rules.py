@@ -74,6 +74,9 @@ def test_entries_are_refused_and_an_exit_waits_for_the_open(harness: Harness) ->
     harness.push(an_exit(entry))
     harness.wait_metric(HELD_CLOSED, 1)
     assert shown_reason(harness, "open") == "held: market closed until 15:00"
+    # Held, but only until the open: the gauge the alerts subtract from their held exits.
+    harness.wait_metric("aftm_executor_exits_waiting_for_open", 1)
+    assert harness.metric("aftm_executor_held_exits") == 1
     harness.stop()
     assert harness.gateway.place_ids() == [placed.client_order_id]
 

@@ -38,6 +38,7 @@ from aftm_executor.journal_rows import (
     trade_values,
     unreadable_rows,
 )
+from aftm_executor.market import MARKET_CLOSED_HOLD
 from aftm_executor.positions import PositionBook
 from aftm_executor.states import UNRESOLVED, WORKING, OrderState
 from aftm_executor.trades import Leg, Order, Trade
@@ -224,6 +225,12 @@ class Journal:
     def held_exit_count(self) -> int:
         row = self._db.execute("SELECT COUNT(*) FROM trades WHERE unclosed = 1 AND hold != ''")
         return int(row.fetchone()[0])
+
+    def waiting_for_open_count(self) -> int:
+        """Exits held only because the market is closed (market.py's reason): they go out at
+        the next open by themselves, so they are not an alarm."""
+        query = "SELECT COUNT(*) FROM trades WHERE unclosed = 1 AND hold LIKE ?"
+        return int(self._db.execute(query, (f"{MARKET_CLOSED_HOLD}%",)).fetchone()[0])
 
     def recent_trades(
         self, limit: int, *, open_only: bool = False, before: tuple[int, str] | None = None

@@ -15,6 +15,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+# How an exit held only by a closed market is told apart (journal, metrics, alerts).
+MARKET_CLOSED_HOLD = "held: market closed"
+
 
 class MarketRules(StrEnum):
     TAIFEX = "taifex"  # TAIFEX's sessions and holidays, by the market clock
@@ -80,7 +83,7 @@ def exit_stop(view: MarketView) -> Stop | None:
     if view.unknown:
         return Stop(Rule.UNKNOWN, f"held: market rules unknown: {view.unknown}")
     if not view.is_trading:
-        return Stop(Rule.CLOSED, f"held: market closed until {_when(view.next_open, view.at)}")
+        return Stop(Rule.CLOSED, f"{MARKET_CLOSED_HOLD} until {_when(view.next_open, view.at)}")
     return None
 
 

@@ -148,6 +148,11 @@ class ExecutorMetrics:
             " position open",
             registry=registry,
         )
+        self.exits_waiting_for_open = Gauge(
+            "aftm_executor_exits_waiting_for_open",
+            "Exits held only because the market is closed; they go out at the next open",
+            registry=registry,
+        )
         self.position_difference = Gauge(
             "aftm_executor_position_difference_lots",
             "Book minus broker, net lots, per account and symbol, while a difference nothing"

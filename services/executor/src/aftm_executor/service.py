@@ -349,6 +349,7 @@ class Executor:
             self._metrics.unknown_orders.set(unresolved)
         self._metrics.unclosed_trades.set(self._journal.unclosed_count())
         self._metrics.held_exits.set(self._journal.held_exit_count())
+        self._metrics.exits_waiting_for_open.set(self._journal.waiting_for_open_count())
 
     # --- sockets --------------------------------------------------------------------------------
 
