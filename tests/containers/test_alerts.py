@@ -128,14 +128,18 @@ BROKEN_RULES = {
         "aftm_executor_position_difference_lots > 0",
     ),
     "an unclosed trade waits twice as long": (
-        "expr: aftm_executor_unclosed_trades > 0\n        for: 1m",
-        "expr: aftm_executor_unclosed_trades > 0\n        for: 2m",
+        "aftm_executor_unclosed_trades * 0) > 0\n        for: 1m",
+        "aftm_executor_unclosed_trades * 0) > 0\n        for: 2m",
     ),
     "a held exit becomes critical": (
-        "expr: aftm_executor_held_exits > 0\n        for: 1m\n        labels:\n"
+        "aftm_executor_held_exits * 0) > 0\n        for: 1m\n        labels:\n"
         "          severity: warning",
-        "expr: aftm_executor_held_exits > 0\n        for: 1m\n        labels:\n"
+        "aftm_executor_held_exits * 0) > 0\n        for: 1m\n        labels:\n"
         "          severity: critical",
+    ),
+    "exits waiting for the open count as an alarm again": (
+        "- (aftm_executor_exits_waiting_for_open or aftm_executor_held_exits * 0) > 0",
+        "> 0",
     ),
     "the description loses its console command": (
         "Log it in again with `aftm login`",
