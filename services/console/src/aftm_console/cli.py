@@ -236,30 +236,23 @@ def _slippage(text: str) -> int:
 
 
 def _point_value(text: str) -> tuple[str, int]:
-    product, sep, value = text.partition("=")
-    product = product.strip()
-    if not sep or not _PRODUCT.fullmatch(product):
-        shown = repr(text[:30]) if len(text) <= 30 else f"{text[:27]!r}..."
-        raise argparse.ArgumentTypeError(f"{shown} is not PRODUCT=TWD, e.g. TXF=200")
-    twd = _whole(value)
-    if not 1 <= twd <= MAX_POINT_VALUE_TWD:
-        raise argparse.ArgumentTypeError(
-            f"{product}: must be 1 to {MAX_POINT_VALUE_TWD} TWD, got {twd}"
-        )
-    return product, twd
+    return _product_twd(text, 1, MAX_POINT_VALUE_TWD, example="TXF=200")
 
 
 def _commission(text: str) -> tuple[str, int]:
+    return _product_twd(text, 0, MAX_COMMISSION_TWD, example="TXF=50")
+
+
+def _product_twd(text: str, least: int, most: int, *, example: str) -> tuple[str, int]:
+    """A `PRODUCT=TWD` option value with TWD in least..most."""
     product, sep, value = text.partition("=")
     product = product.strip()
     if not sep or not _PRODUCT.fullmatch(product):
         shown = repr(text[:30]) if len(text) <= 30 else f"{text[:27]!r}..."
-        raise argparse.ArgumentTypeError(f"{shown} is not PRODUCT=TWD, e.g. TXF=50")
-    twd = _whole_or_zero(value)
-    if not 0 <= twd <= MAX_COMMISSION_TWD:
-        raise argparse.ArgumentTypeError(
-            f"{product}: must be 0 to {MAX_COMMISSION_TWD} TWD, got {twd}"
-        )
+        raise argparse.ArgumentTypeError(f"{shown} is not PRODUCT=TWD, e.g. {example}")
+    twd = _whole_or_zero(value) if least == 0 else _whole(value)
+    if not least <= twd <= most:
+        raise argparse.ArgumentTypeError(f"{product}: must be {least} to {most} TWD, got {twd}")
     return product, twd
 
 
