@@ -150,6 +150,8 @@ PROTOCOL_SAMPLES: list[object] = [
     p.ListSignalIds(after=3, limit=10),
     p.SignalIdList(ids=("c1:entry", "c1:exit"), last=7),
     p.GetSignals(ids=("c1:entry",)),
+    p.GetShard(),
+    p.ShardInfo(shard="s1", symbols=("TXFL6", "MXFL6")),
     p.SelectAccount(account="acc"),
     p.SetTradingMode(mode=p.TradingMode.REDUCING),
     p.GetExecutorStatus(),

@@ -81,8 +81,8 @@ EXPECTED: dict[BoundSocket, dict[Role, set[str]]] = {
         Role.CONSOLE: GATEWAY_QUERIES | {"Login", "Logout", "RegisterItem", "UnregisterItem"},
     },
     STRATEGY_CONTROL: {
-        Role.CONSOLE: {"AddCondition", "RemoveCondition", "ListConditions"},
-        Role.EXECUTOR: {"ListSignals", "ListSignalIds", "GetSignals"},
+        Role.CONSOLE: {"AddCondition", "RemoveCondition", "ListConditions", "GetShard"},
+        Role.EXECUTOR: {"ListSignals", "ListSignalIds", "GetSignals", "GetShard"},
     },
     EXECUTOR_PULL: {Role.STRATEGY: {"Signal"}},
     EXECUTOR_CONTROL: {

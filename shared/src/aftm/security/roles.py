@@ -11,7 +11,8 @@ The sets follow what each client really sends today:
 - the console asks the gateway to log in and out, (un)register items and answer queries, but
   places and cancels nothing there: a person's order goes through the executor (ManualOrder),
   under the executor's risk checks;
-- the executor asks the strategy for signals it missed; the console manages conditions;
+- the executor asks the strategy for signals it missed; the console manages conditions; both
+  ask a strategy which shard it is (GetShard), to route conditions and resync per shard;
 - only the strategy pushes signals; only the console drives the executor.
 """
 
@@ -67,8 +68,8 @@ ACCESS: Mapping[BoundSocket, Mapping[Role, frozenset[type]]] = {
         Role.CONSOLE: _GATEWAY_QUERIES | {p.Login, p.Logout, p.RegisterItem, p.UnregisterItem},
     },
     BoundSocket.STRATEGY_CONTROL: {
-        Role.CONSOLE: frozenset({p.AddCondition, p.RemoveCondition, p.ListConditions}),
-        Role.EXECUTOR: frozenset({p.ListSignals, p.ListSignalIds, p.GetSignals}),
+        Role.CONSOLE: frozenset({p.AddCondition, p.RemoveCondition, p.ListConditions, p.GetShard}),
+        Role.EXECUTOR: frozenset({p.ListSignals, p.ListSignalIds, p.GetSignals, p.GetShard}),
     },
     BoundSocket.EXECUTOR_PULL: {
         Role.STRATEGY: frozenset({Signal}),

@@ -391,6 +391,8 @@ _WIRE_NAMES: tuple[tuple[type, str], ...] = (
     (p.ListSignalIds, "list_signal_ids"),
     (p.SignalIdList, "signal_id_list"),
     (p.GetSignals, "get_signals"),
+    (p.GetShard, "get_shard"),
+    (p.ShardInfo, "shard_info"),
     (p.SelectAccount, "select_account"),
     (p.SetTradingMode, "set_trading_mode"),
     (p.GetExecutorStatus, "get_executor_status"),

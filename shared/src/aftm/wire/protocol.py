@@ -342,6 +342,21 @@ class GetSignals:
     ids: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class GetShard:
+    """Ask a strategy which shard it is and which symbols it owns: the console routes a new
+    condition to the one shard owning its symbol."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShardInfo:
+    """A strategy's shard name (AFTM_STRATEGY_SHARD) and owned symbols (AFTM_STRATEGY_SYMBOLS).
+    An empty name and no symbols: the single unsharded strategy, owning every symbol."""
+
+    shard: str = ""
+    symbols: tuple[str, ...] = ()
+
+
 # --- executor control -------------------------------------------------------------------------
 
 
