@@ -27,6 +27,9 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL
 _TCP_ENDPOINT = re.compile(r"tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>\d{1,5}|\*)")
 # A host name (an IP address is checked as one): no blanks, no scheme, no port.
 _HOST_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
+# A comma-separated endpoint list (several strategy shards, several executors) holds at most this
+# many: far more than a desk runs, few enough that a pasted blob is refused, not connected to.
+MAX_ENDPOINTS = 64
 
 
 def check_endpoint(value: str, *, binding: bool) -> str:
@@ -48,6 +51,24 @@ def check_endpoint(value: str, *, binding: bool) -> str:
     if port != "*" and not 1 <= int(port) <= 65535:
         raise ValueError(f"{value!r}: port must be between 1 and 65535")
     return value
+
+
+def check_endpoints(value: str, *, binding: bool) -> tuple[str, ...]:
+    """A comma-separated list of 1 to MAX_ENDPOINTS endpoints, each checked by check_endpoint;
+    one element is a plain endpoint. Refuses an empty element and a repeat, which would connect
+    twice to one peer (two copies of every signal, two answers to count)."""
+    parts = value.split(",")
+    if len(parts) > MAX_ENDPOINTS:
+        raise ValueError(f"lists {len(parts)} endpoints; at most {MAX_ENDPOINTS}")
+    endpoints: list[str] = []
+    for number, part in enumerate(parts, start=1):
+        if not part.strip():
+            raise ValueError(f"endpoint {number} of {len(parts)} is empty")
+        endpoint = check_endpoint(part, binding=binding)
+        if endpoint in endpoints:
+            raise ValueError(f"{endpoint!r} is listed twice")
+        endpoints.append(endpoint)
+    return tuple(endpoints)
 
 
 def check_host(value: str) -> str:

@@ -43,6 +43,8 @@ MAX_POINTS = MAX_PRICE  # offsets from a price: turning, take-profit and stop-lo
 ID_CHARACTERS = "A-Za-z0-9._:-"
 _ID = re.compile(f"[{ID_CHARACTERS}]+")
 MAX_ID_LENGTH = 64
+MAX_SHARD_LENGTH = 16  # a strategy shard's name, the start of each of its condition ids
+_SHARD = re.compile(f"[a-z0-9][a-z0-9-]{{0,{MAX_SHARD_LENGTH - 1}}}")
 _LONGEST_STAGE = max(len(signal_id("", kind)) for kind in SignalKind)  # ":entry"
 # A condition id leaves room for its stage, so that every signal id fits MAX_ID_LENGTH.
 MAX_CONDITION_ID_LENGTH = MAX_ID_LENGTH - _LONGEST_STAGE
@@ -144,6 +146,19 @@ def check_manual_order_id(value: object, field: str = "order_id") -> str:
 
 def check_account(value: object, field: str = "account") -> str:
     return check_id(value, field)
+
+
+def check_shard(value: object, field: str = "shard") -> str:
+    """A strategy shard's name: 1 to MAX_SHARD_LENGTH of a-z 0-9 -, starting with a letter or
+    digit. It starts the ids of the shard's conditions, followed by ".", so it holds no "."
+    and the condition ids of two shards can never be equal."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"{_show(value)} is not text")
+    if not _SHARD.fullmatch(value):
+        raise InvalidInput(
+            field, f"{_show(value)} is not 1 to {MAX_SHARD_LENGTH} of a-z 0-9 - (e.g. s1)"
+        )
+    return value
 
 
 def check_symbol(value: object, field: str = "symbol") -> str:
