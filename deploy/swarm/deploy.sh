@@ -2,11 +2,13 @@
 # Deploy deploy/swarm/stack.yml: make the CURVE keys once, create the swarm secrets and configs
 # the stack names (idempotently), then `docker stack deploy`. Run it on a swarm manager.
 #
-#   deploy/swarm/deploy.sh [--local] [--stack NAME]
+#   deploy/swarm/deploy.sh [--local] [--windows-gateway] [--stack NAME]
 #
 #   --local       one node without IPVS (this project's VMs): dnsrr endpoints, host-mode ports,
 #                 local images only, and the node labelled for every service when it is the
 #                 swarm's only node. Without it: VIP endpoints and the ingress mesh.
+#   --windows-gateway  the gateway's Windows image on a Windows node: windows.env's settings and
+#                 stack.windows.yml's DLL mount (UNTESTED: no Windows node here)
 #   --stack NAME  the stack's name and its secrets' and configs' prefix (default: aftm)
 #
 # AFTM_KEYS_DIR (default var/keys) holds the key pairs, made here on first use with the provision
@@ -23,15 +25,23 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 STACK=aftm
 LOCAL=false
+FILES=(-c "$HERE/stack.yml")
 while (($#)); do
   case $1 in
     --local) LOCAL=true ;;
+    --windows-gateway)
+      set -a
+      # shellcheck source=windows.env
+      . "$HERE/windows.env"
+      set +a
+      FILES+=(-c "$HERE/stack.windows.yml")
+      ;;
     --stack)
       STACK=${2:?--stack needs a name}
       shift
       ;;
     *)
-      echo "usage: $0 [--local] [--stack NAME]" >&2
+      echo "usage: $0 [--local] [--windows-gateway] [--stack NAME]" >&2
       exit 2
       ;;
   esac
@@ -93,7 +103,7 @@ PROMETHEUS_CONFIG=${STACK}_prometheus_$(digest "$HERE/prometheus.yml" | cut -c1-
 ensure config "$PROMETHEUS_CONFIG" "$HERE/prometheus.yml"
 
 # --- deploy ------------------------------------------------------------------------------------
-export AFTM_TAG=$TAG AFTM_SWARM_PREFIX=$STACK AFTM_SWARM_PROMETHEUS_CONFIG=$PROMETHEUS_CONFIG
+export AFTM_TAG=$TAG AFTM_SWARM_GATEWAY_TAG=${AFTM_SWARM_GATEWAY_TAG:-$TAG} AFTM_SWARM_PREFIX=$STACK AFTM_SWARM_PROMETHEUS_CONFIG=$PROMETHEUS_CONFIG
 if $LOCAL; then
   export AFTM_SWARM_ENDPOINT_MODE=dnsrr AFTM_SWARM_PORT_MODE=host
   RESOLVE=never  # local images; nothing to ask a registry
@@ -110,5 +120,5 @@ for label in aftm.gateway aftm.strategy aftm.executor; do
   [[ -n $(docker node ls --quiet --filter "node.label=$label=true") ]] ||
     fail "no node is labelled $label=true (docker node update --label-add $label=true NODE)"
 done
-docker stack deploy --resolve-image "$RESOLVE" --prune -c "$HERE/stack.yml" "$STACK"
+docker stack deploy --resolve-image "$RESOLVE" --prune "${FILES[@]}" "$STACK"
 say "deployed stack $STACK (endpoints ${AFTM_SWARM_ENDPOINT_MODE:-vip}, ports ${AFTM_SWARM_PORT_MODE:-ingress}); watch: docker stack ps $STACK"
