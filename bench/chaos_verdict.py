@@ -69,17 +69,22 @@ class Judgement:
         return not self.breaches
 
 
-def attribute(emitted: list[Emitted], executor: ExecutorRecord) -> dict[str, tuple[str, str]]:
-    """client order id -> (trade id, leg), derived from the strategy's signals, then from the
-    executor journal for anything else (e.g. an exit attempt beyond MAX_EXIT_ATTEMPTS)."""
+def attribute(
+    emitted: list[Emitted], executor: ExecutorRecord, accounts: set[str]
+) -> dict[str, tuple[str, str]]:
+    """client order id -> (trade id, leg), derived from the strategy's signals on each of the
+    broker's `accounts` (an id names its account), then from the executor journal for anything
+    else (e.g. an exit attempt beyond MAX_EXIT_ATTEMPTS)."""
     legs: dict[str, tuple[str, str]] = {}
     for signal in emitted:
-        if signal.kind is SignalKind.ENTRY:
-            legs[client_order_id(signal.id)] = (signal.condition_id, "entry")
-            # A flatten closes under the exit id even when the strategy never emitted the exit.
-            exit_id = signal_id(signal.condition_id, SignalKind.TAKE_PROFIT)
+        if signal.kind is not SignalKind.ENTRY:
+            continue
+        # A flatten closes under the exit id even when the strategy never emitted the exit.
+        exit_id = signal_id(signal.condition_id, SignalKind.TAKE_PROFIT)
+        for account in accounts:
+            legs[client_order_id(account, signal.id)] = (signal.condition_id, "entry")
             for attempt in range(1, MAX_EXIT_ATTEMPTS + 1):
-                legs[client_order_id(exit_id, attempt)] = (signal.condition_id, "exit")
+                legs[client_order_id(account, exit_id, attempt)] = (signal.condition_id, "exit")
     for order in executor.orders.values():
         legs.setdefault(order.client_order_id, (order.trade_id, order.leg))
     return legs
@@ -195,7 +200,7 @@ def find(
     book: BrokerBook,
     kill_ns: Sequence[int] = (),
 ) -> Findings:
-    legs = attribute(emitted, executor)
+    legs = attribute(emitted, executor, {order.account for order in book.orders})
     notes: dict[str, set[str]] = defaultdict(set)
     for order in book.orders:
         notes[order.client_order_id].add(order.broker_order_id)

@@ -45,6 +45,7 @@ DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "aftm.json"
 LOCAL_BASE_IMAGE = "aftm/base:bookworm"  # what deploy/scripts/prepare-machine.sh builds
 SERVICES = ("gateway", "strategy", "executor")
 IMAGE_TAG = "test"
+ACCOUNT = "SIM-0001"  # the compose executor's account (AFTM_EXECUTOR_ACCOUNT's default)
 # docker-compose.yml's host port variables, by what listens behind them.
 PORT_VARIABLES = {
     "gateway_pub": "AFTM_HOST_GATEWAY_PUB_PORT",
@@ -212,7 +213,7 @@ class Stack:
 
     def broker_order(self, condition_id: str, kind: SignalKind) -> OrderSnapshot | None:
         """The broker's one order for a condition's entry or exit signal, once it is filled."""
-        wanted = client_order_id(signal_id(condition_id, kind))
+        wanted = client_order_id(ACCOUNT, signal_id(condition_id, kind))
         found = [order for order in self.broker_orders() if order.client_order_id == wanted]
         assert len(found) <= 1, f"signal {signal_id(condition_id, kind)} ordered twice: {found}"
         return found[0] if found and found[0].status is OrderStatus.FILLED else None

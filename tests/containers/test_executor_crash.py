@@ -14,7 +14,7 @@ import pytest
 from aftm.domain.signals import SignalKind, signal_id
 from aftm.domain.types import OrderStatus, Side
 from aftm_executor.trades import client_order_id
-from tests.containers.stack import Stack, docker
+from tests.containers.stack import ACCOUNT, Stack, docker
 
 pytestmark = pytest.mark.slow
 BEFORE_KILL = (("TXFL6", Side.BUY), ("MXFL6", Side.SELL), ("TMFL6", Side.BUY))
@@ -23,7 +23,7 @@ EXIT = SignalKind.TAKE_PROFIT  # take profit and stop loss share the exit's sign
 
 
 def entries_at_broker(stack: Stack, condition_ids: list[str]) -> int:
-    wanted = {client_order_id(signal_id(c, SignalKind.ENTRY)) for c in condition_ids}
+    wanted = {client_order_id(ACCOUNT, signal_id(c, SignalKind.ENTRY)) for c in condition_ids}
     return sum(order.client_order_id in wanted for order in stack.broker_orders())
 
 
@@ -40,8 +40,8 @@ def unsettled(stack: Stack, condition_ids: list[str]) -> list[str]:
     exited = {s.condition_id for s in stack.signals() if s.kind.is_exit}
     pending = []
     for condition_id in condition_ids:
-        entry = status.get(client_order_id(signal_id(condition_id, SignalKind.ENTRY)))
-        exit_ = status.get(client_order_id(signal_id(condition_id, EXIT)))
+        entry = status.get(client_order_id(ACCOUNT, signal_id(condition_id, SignalKind.ENTRY)))
+        exit_ = status.get(client_order_id(ACCOUNT, signal_id(condition_id, EXIT)))
         round_trip = entry is OrderStatus.FILLED and exit_ is OrderStatus.FILLED
         if not round_trip and not (entry is None and condition_id in exited):
             pending.append(condition_id)
@@ -66,7 +66,7 @@ def test_executor_killed_mid_run_loses_no_signal_and_duplicates_no_order(stack: 
     assert [cid for cid, count in placed.items() if count > 1] == []
     # The conditions traded before the kill went in and out; none is left open.
     for condition_id in first + later:
-        entry = placed[client_order_id(signal_id(condition_id, SignalKind.ENTRY))]
-        exit_ = placed[client_order_id(signal_id(condition_id, EXIT))]
+        entry = placed[client_order_id(ACCOUNT, signal_id(condition_id, SignalKind.ENTRY))]
+        exit_ = placed[client_order_id(ACCOUNT, signal_id(condition_id, EXIT))]
         assert entry == exit_, f"{condition_id}: {entry} entry and {exit_} exit orders"
     assert entries_at_broker(stack, first) >= 1

@@ -58,7 +58,7 @@ def round_trips(count: int) -> Record:
             ("exit", SignalKind.STOP_LOSS, "sell"),
         ):
             signal = f"{trade}:{leg}"
-            note = client_order_id(signal)
+            note = client_order_id(ACCOUNT, signal)
             emitted.append(Emitted(signal, trade, kind))
             executor.signals.add(signal)
             executor.orders[note] = JournalOrder(note, trade, signal, leg, "filled", "", 1)
@@ -74,11 +74,11 @@ def placed_twice(record: Record) -> None:
 
 
 def exit_never_ordered(record: Record) -> None:
-    del record[1].orders[client_order_id("c1:exit")]
+    del record[1].orders[client_order_id(ACCOUNT, "c1:exit")]
 
 
 def exit_unfilled_at_the_broker(record: Record) -> None:
-    note = client_order_id("c2:exit")
+    note = client_order_id(ACCOUNT, "c2:exit")
     record[2].fills[:] = [fill for fill in record[2].fills if fill.client_order_id != note]
     record[2].positions[ACCOUNT] = {"TXFL6": 1}  # what the broker holds now
     record[1].positions[ACCOUNT] = {"TXFL6": 1}

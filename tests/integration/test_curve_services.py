@@ -374,7 +374,7 @@ def test_no_key_an_unknown_key_and_the_strategys_key_change_nothing_anywhere(
 
     assert answered == []
     # Only the genuine signal of an earlier test may still have reached the broker meanwhile.
-    genuine = client_order_id(signal_id("c-from-strategy", SignalKind.ENTRY))
+    genuine = client_order_id("SIM-0001", signal_id("c-from-strategy", SignalKind.ENTRY))
     new = [o for o in pipeline.broker_orders() if o not in orders_before]
     assert [o.client_order_id for o in new if o.client_order_id != genuine] == []
     assert "c-forged-push:entry" not in journaled_signals(pipeline)

@@ -38,6 +38,7 @@ from aftm.wire.sockets import make_socket
 from aftm_executor.states import OrderState
 from aftm_executor.trades import Phase, client_order_id
 from tests.support.executor_rig import (
+    ACCOUNT,
     SIDES,
     Context,
     Harness,
@@ -64,7 +65,7 @@ def test_a_signal_becomes_one_order_and_its_fills_a_position(harness: Harness, s
 
     placed = harness.expect(PlaceOrder)
     assert placed == PlaceOrder(
-        client_order_id=client_order_id(signal.id),
+        client_order_id=client_order_id(ACCOUNT, signal.id),
         account="ACC1",
         symbol="TXFL6",
         side=side,
@@ -109,7 +110,10 @@ def test_the_same_signal_pushed_twice_is_one_order(harness: Harness) -> None:
     harness.expect(PlaceOrder)
     harness.expect(PlaceOrder)  # the second signal's: the duplicate was handled before it
     harness.wait_metric("aftm_executor_duplicate_signals_total", 1)
-    assert harness.gateway.place_ids() == [client_order_id(first.id), client_order_id(second.id)]
+    assert harness.gateway.place_ids() == [
+        client_order_id(ACCOUNT, first.id),
+        client_order_id(ACCOUNT, second.id),
+    ]
     assert harness.metric("aftm_executor_signals_received_total") == 3
 
 
@@ -123,7 +127,7 @@ def test_a_burst_of_signals_sends_every_order_before_the_first_reply(harness: Ha
         harness.push(signal)
 
     placed = [harness.expect(PlaceOrder).client_order_id for _ in burst]  # none answered yet
-    assert placed == [client_order_id(signal.id) for signal in burst]
+    assert placed == [client_order_id(ACCOUNT, signal.id) for signal in burst]
     assert all(harness.journal_order_state(s) is OrderState.SENDING for s in burst)
     harness.gateway.release_place_replies()
     harness.wait_metric(ACCEPTED, 3)
@@ -137,7 +141,7 @@ def test_an_unanswered_order_is_queried_then_resent_under_the_same_id(harness: H
     harness.gateway.drop_places = 1
     harness.start()
     signal = a_signal()
-    order_id = client_order_id(signal.id)
+    order_id = client_order_id(ACCOUNT, signal.id)
 
     harness.push(signal)
 
@@ -161,7 +165,7 @@ def test_a_killed_executor_never_asks_for_a_second_order_id(harness: Harness, lo
     # A long request timeout: the kill lands while the order request is still in flight.
     process = harness.start(AFTM_EXECUTOR_REQUEST_TIMEOUT_MS="10000")
     signal = a_signal()
-    order_id = client_order_id(signal.id)
+    order_id = client_order_id(ACCOUNT, signal.id)
     harness.strategy.signals = [signal]  # what ListSignals will say after the restart
     harness.push(signal)
     assert harness.expect(PlaceOrder).client_order_id == order_id
@@ -187,7 +191,7 @@ def test_a_signal_emitted_while_the_executor_was_down_is_recovered(harness: Harn
     harness.start()
 
     placed = harness.expect(PlaceOrder)
-    assert (placed.client_order_id, placed.side) == (client_order_id(signal.id), Side.SELL)
+    assert (placed.client_order_id, placed.side) == (client_order_id(ACCOUNT, signal.id), Side.SELL)
     harness.wait_metric("aftm_executor_signals_received_total", 1)
 
 
@@ -195,11 +199,11 @@ def test_the_periodic_resync_asks_only_for_what_is_new(harness: Harness) -> None
     first, second = a_signal(Side.BUY, condition="c1"), a_signal(Side.SELL, condition="c2")
     harness.strategy.signals = [first]
     harness.start(AFTM_EXECUTOR_RESYNC_INTERVAL_S="1")
-    assert harness.expect(PlaceOrder).client_order_id == client_order_id(first.id)
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(ACCOUNT, first.id)
 
     harness.strategy.signals.append(second)  # emitted later, its push lost
 
-    assert harness.expect(PlaceOrder).client_order_id == client_order_id(second.id)
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(ACCOUNT, second.id)
     cursors = list(harness.strategy.cursors)
     assert cursors[0] == 0
     assert set(cursors[1:]) <= {1, 2}, "after the first page the executor resumes from its cursor"
@@ -212,14 +216,17 @@ def test_a_resync_fetches_only_the_signals_it_never_received(harness: Harness) -
     pushed, lost = a_signal(Side.BUY, condition="c1"), a_signal(Side.SELL, condition="c2")
     harness.start(AFTM_EXECUTOR_RESYNC_INTERVAL_S="1")
     harness.push(pushed)
-    assert harness.expect(PlaceOrder).client_order_id == client_order_id(pushed.id)
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(ACCOUNT, pushed.id)
 
     harness.strategy.signals = [pushed, lost]  # both emitted; only the first push arrived
 
-    assert harness.expect(PlaceOrder).client_order_id == client_order_id(lost.id)
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(ACCOUNT, lost.id)
     assert harness.strategy.fetched == [(lost.id,)]
     harness.wait_metric(ACCEPTED, 2)
-    assert harness.gateway.place_ids() == [client_order_id(pushed.id), client_order_id(lost.id)]
+    assert harness.gateway.place_ids() == [
+        client_order_id(ACCOUNT, pushed.id),
+        client_order_id(ACCOUNT, lost.id),
+    ]
 
 
 def test_an_exit_waits_for_its_unanswered_entry_and_closes_only_what_reached_the_market(
@@ -232,7 +239,7 @@ def test_an_exit_waits_for_its_unanswered_entry_and_closes_only_what_reached_the
     harness.push(entry)
     harness.push(an_exit(entry))
 
-    entry_id = client_order_id(entry.id)
+    entry_id = client_order_id(ACCOUNT, entry.id)
     assert harness.expect(PlaceOrder).client_order_id == entry_id  # lost
     assert harness.expect(QueryOrder).client_order_id == entry_id  # not found
     # The entry never reached the market and its exit has come: neither goes out.
@@ -305,8 +312,8 @@ def test_a_signal_out_of_range_is_refused_and_never_becomes_an_order(
 
     harness.wait_metric(INVALID_SIGNALS.format(field), 1)
     harness.push(good)  # the refused signal was not journaled: the real one is no duplicate
-    assert harness.expect(PlaceOrder).client_order_id == client_order_id(good.id)
-    assert harness.gateway.place_ids() == [client_order_id(good.id)]
+    assert harness.expect(PlaceOrder).client_order_id == client_order_id(ACCOUNT, good.id)
+    assert harness.gateway.place_ids() == [client_order_id(ACCOUNT, good.id)]
     assert harness.metric("aftm_executor_duplicate_signals_total") == 0
 
 
@@ -409,9 +416,9 @@ def test_entries_need_a_live_gateway_and_exits_go_out(harness: Harness, gateway:
         harness.gateway.logged_in = True
 
     placed = harness.expect(PlaceOrder)
-    assert placed.client_order_id == client_order_id(an_exit(opened).id)
+    assert placed.client_order_id == client_order_id(ACCOUNT, an_exit(opened).id)
     assert placed.side is Side.SELL
-    assert client_order_id(refused.id) not in harness.gateway.place_ids()
+    assert client_order_id(ACCOUNT, refused.id) not in harness.gateway.place_ids()
     assert harness.status().signals_rejected == 1
     harness.stop()
     closed_nothing = harness.journal_trade("c2")
@@ -468,7 +475,8 @@ def test_account_and_mode_come_from_the_console_and_survive_a_restart(harness: H
     assert harness.control.request(SetTradingMode(TradingMode.ACTIVE)).ok
     harness.push(a_signal(condition="c2"))
     assert harness.expect(PlaceOrder).account == "ACC2"
-    assert harness.gateway.place_ids() == [client_order_id(a_signal(condition="c2").id)]
+    # The id names the account the order is for: ACC2's, not the harness's first one.
+    assert harness.gateway.place_ids() == [client_order_id("ACC2", a_signal(condition="c2").id)]
 
 
 # --- bad input ----------------------------------------------------------------------------------
@@ -501,7 +509,7 @@ def test_a_garbled_order_reply_is_counted_and_the_order_resolved_not_resent(
     harness.gateway.garble_places = 1
     harness.start()
     signal = a_signal()
-    order_id = client_order_id(signal.id)
+    order_id = client_order_id(ACCOUNT, signal.id)
 
     harness.push(signal)
 

@@ -24,7 +24,7 @@ from aftm.wire.protocol import (
     Reconciliation,
 )
 from aftm_executor.trades import client_order_id
-from tests.support.executor_rig import Harness, a_signal, an_exit, wait_for
+from tests.support.executor_rig import ACCOUNT, Harness, a_signal, an_exit, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +121,7 @@ def test_an_unexplained_difference_halts_entries_until_a_person_accepts_the_brok
     harness.push(refused)
     wait_for("the refusal", lambda: harness.status().signals_rejected == 1, harness.log)
     assert "positions differ from the broker" in harness.journal_trade("c-refused").refused
-    assert client_order_id(refused.id) not in harness.gateway.place_ids()
+    assert client_order_id(ACCOUNT, refused.id) not in harness.gateway.place_ids()
 
     accepted = reconcile(harness, accept=True)
 
@@ -134,7 +134,7 @@ def test_an_unexplained_difference_halts_entries_until_a_person_accepts_the_brok
     harness.wait_metric(HALTED, 0)
     harness.push(a_signal(condition="c-after"))
     assert harness.expect(PlaceOrder).client_order_id == client_order_id(
-        a_signal(condition="c-after").id
+        ACCOUNT, a_signal(condition="c-after").id
     )
     with closing(sqlite3.connect(harness.journal_path)) as db:
         rows = db.execute("SELECT account, symbol, net_before, net_after FROM adjustments")
@@ -186,14 +186,14 @@ def test_an_entry_waits_for_a_restarting_gateway_and_goes_out_when_it_is_back(
     entry = a_signal(quantity=1)
     harness.push(entry)
     time.sleep(1.0)
-    assert client_order_id(entry.id) not in harness.gateway.place_ids()
+    assert client_order_id(ACCOUNT, entry.id) not in harness.gateway.place_ids()
 
     harness.gateway.started_ns = time.time_ns()
     harness.gateway.answering = True
     harness.gateway.heartbeats = True
 
     placed = harness.expect(PlaceOrder)
-    assert placed.client_order_id == client_order_id(entry.id)
+    assert placed.client_order_id == client_order_id(ACCOUNT, entry.id)
     assert harness.journal_trade(entry.condition_id).refused == ""
 
 
@@ -208,7 +208,7 @@ def test_a_gateway_that_answers_requests_is_alive_though_its_heartbeats_are_lost
     harness.push(entry)
 
     placed = harness.expect(PlaceOrder)
-    assert placed.client_order_id == client_order_id(entry.id)
+    assert placed.client_order_id == client_order_id(ACCOUNT, entry.id)
     assert _asked(harness, GetHealth)  # it asked, and the answer made the gateway alive
     harness.gateway.fill(placed.client_order_id)
     wait_for("the fill", lambda: book(harness) == {"TXFL6": 1}, harness.log)

@@ -61,7 +61,7 @@ def push(pipeline: Pipeline, signal: Signal) -> None:
 
 
 def order_of(pipeline: Pipeline, signal: Signal) -> BrokerOrder | None:
-    wanted = client_order_id(signal.id)
+    wanted = client_order_id("SIM-0001", signal.id)
     return next((o for o in pipeline.broker_orders() if o.client_order_id == wanted), None)
 
 
@@ -123,7 +123,7 @@ def test_a_late_entry_is_refused_an_exit_waits_for_the_open_and_a_holiday_sends_
         assert order_of(pipeline, holiday) is None
         assert reason_of(pipeline, "holiday").startswith("market closed")
         # The broker holds exactly the day's entry and its exit, nothing else.
-        day = {client_order_id(entry.id), client_order_id(exit_signal.id)}
+        day = {client_order_id("SIM-0001", entry.id), client_order_id("SIM-0001", exit_signal.id)}
         assert {o.client_order_id for o in pipeline.broker_orders()} == day
     finally:
         pipeline.stop_all()

@@ -76,7 +76,7 @@ def add_quick_condition(pipeline: Pipeline, *, quantity: int = 2, exit_points: i
 
 
 def orders_for(pipeline: Pipeline, condition_id: str, kind: SignalKind) -> list[BrokerOrder]:
-    wanted = client_order_id(signal_id(condition_id, kind))
+    wanted = client_order_id("SIM-0001", signal_id(condition_id, kind))
     return [order for order in pipeline.broker_orders() if order.client_order_id == wanted]
 
 

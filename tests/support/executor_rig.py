@@ -71,6 +71,7 @@ Context = zmq.Context[zmq.Socket[bytes]]
 T = TypeVar("T")
 WAIT_S = 8.0
 SIDES = pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+ACCOUNT = "ACC1"  # the harness executor's account
 
 
 def a_signal(
@@ -357,7 +358,7 @@ class Harness:
             "AFTM_EXECUTOR_STRATEGY_CONNECT": self.strategy.endpoint,
             "AFTM_EXECUTOR_METRICS_PORT": str(self.metrics_port),
             "AFTM_EXECUTOR_JOURNAL_PATH": str(self.journal_path),
-            "AFTM_EXECUTOR_ACCOUNT": "ACC1",
+            "AFTM_EXECUTOR_ACCOUNT": ACCOUNT,
             "AFTM_EXECUTOR_REQUEST_TIMEOUT_MS": "300",
             "AFTM_EXECUTOR_HEARTBEAT_TIMEOUT_S": "1",
             "AFTM_EXECUTOR_LOG_LEVEL": "DEBUG",
@@ -426,7 +427,7 @@ class Harness:
     def journal_order(self, signal: Signal, attempt: int = 1) -> Order:
         """The order the signal's `attempt` was journaled as."""
         trade = self.journal_trade(signal.condition_id)
-        order = trade.order(client_order_id(signal.id, attempt))
+        order = trade.order(client_order_id(ACCOUNT, signal.id, attempt))
         assert order is not None, f"{signal.id} attempt {attempt} has no order:\n{self.log()}"
         return order
 

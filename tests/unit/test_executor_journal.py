@@ -38,7 +38,7 @@ def an_entry(
     """The trade of an entry signal with its entry order placed."""
     trade = trades.from_entry(signal, account, sent_ns)
     order = Order(
-        client_order_id=client_order_id(signal.id),
+        client_order_id=client_order_id(account, signal.id),
         leg=Leg.ENTRY,
         attempt=1,
         side=signal.side,
@@ -61,7 +61,7 @@ def an_exit(
 ) -> Trade:
     """`trade` wanting its exit, with exit attempt `attempt` placed."""
     order = Order(
-        client_order_id=client_order_id(trade.exit_signal_id, attempt),
+        client_order_id=client_order_id(trade.account, trade.exit_signal_id, attempt),
         leg=Leg.EXIT,
         attempt=attempt,
         side=trade.side.opposite,
@@ -93,7 +93,7 @@ def a_fill(
 
 
 def entry_id(condition: str = "c1") -> str:
-    return client_order_id(a_signal(condition=condition).id)
+    return client_order_id(ACCOUNT, a_signal(condition=condition).id)
 
 
 @pytest.fixture
@@ -176,7 +176,9 @@ def test_a_trade_round_trips_with_its_orders(journal: Journal, path: Path, side:
     journal = reopen(journal, path)
     try:
         assert journal.trade(trade.trade_id) == trade
-        assert journal.trade_of_order(client_order_id(trade.exit_signal_id, 2)) == trade
+        assert (
+            journal.trade_of_order(client_order_id(trade.account, trade.exit_signal_id, 2)) == trade
+        )
         assert journal.trade("c9") is None
         assert journal.trade_of_order("A-not-ours") is None
     finally:

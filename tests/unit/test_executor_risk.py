@@ -185,7 +185,7 @@ def _sent_trade(condition: str, leg: Leg, sent_ns: int) -> trades.Trade:
     signal = a_signal(condition=condition, ts_ns=sent_ns)
     trade = trades.from_entry(signal, "ACC1", sent_ns)
     order = Order(
-        client_order_id=trades.client_order_id(signal.id),
+        client_order_id=trades.client_order_id("ACC1", signal.id),
         leg=Leg.ENTRY,
         attempt=1,
         side=signal.side,
@@ -197,7 +197,7 @@ def _sent_trade(condition: str, leg: Leg, sent_ns: int) -> trades.Trade:
     trade = trades.placed(trade, order, sent_ns)
     if leg is Leg.EXIT:
         exit_order = Order(
-            client_order_id=trades.client_order_id(trade.exit_signal_id),
+            client_order_id=trades.client_order_id("ACC1", trade.exit_signal_id),
             leg=Leg.EXIT,
             attempt=1,
             side=signal.side.opposite,

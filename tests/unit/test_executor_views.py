@@ -24,7 +24,7 @@ def an_order(
 ) -> Order:
     signal_id = trade.entry_signal_id if leg is Leg.ENTRY else trade.exit_signal_id
     return Order(
-        client_order_id=client_order_id(signal_id, attempt),
+        client_order_id=client_order_id(trade.account, signal_id, attempt),
         leg=leg,
         attempt=attempt,
         side=trade.side if leg is Leg.ENTRY else trade.side.opposite,
@@ -142,7 +142,7 @@ def test_a_trade_without_fills_has_no_prices_and_nothing_realised() -> None:
 def test_a_manual_trade_keeps_its_order_id_in_its_trade_id(side: Side) -> None:
     trade = trades.manual("m-7", "ACC1", "MXFL6", side, 2, now_ns=5)
     entry = Order(
-        client_order_id=client_order_id(trade.entry_signal_id),
+        client_order_id=client_order_id(trade.account, trade.entry_signal_id),
         leg=Leg.ENTRY,
         attempt=1,
         side=side,
@@ -157,7 +157,7 @@ def test_a_manual_trade_keeps_its_order_id_in_its_trade_id(side: Side) -> None:
     assert not trades.from_entry(a_signal(), "ACC1", 1).is_manual
     assert view.trade_id == "manual:m-7"
     assert (trade.entry_signal_id, trade.exit_signal_id) == ("manual:m-7:entry", "manual:m-7:exit")
-    assert client_order_id(trade.entry_signal_id) != client_order_id("m-7:entry")
+    assert client_order_id("ACC1", trade.entry_signal_id) != client_order_id("ACC1", "m-7:entry")
     assert view.state == Phase.ENTERING.value
     assert (view.account, view.symbol, view.side, view.quantity) == ("ACC1", "MXFL6", side, 2)
     assert view.orders == (

@@ -3,12 +3,14 @@ invariants under any sequence of events (hypothesis)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aftm.domain import limits
 from aftm.domain.signals import SignalKind
 from aftm.domain.types import Side
 from aftm.wire.protocol import TradingMode
@@ -68,9 +70,45 @@ def test_a_fresh_entry_is_placed_once_under_its_signal_id(side: Side) -> None:
     trade, order = placed(trade)
 
     assert (order.leg, order.attempt, order.side, order.quantity) == (Leg.ENTRY, 1, side, 2)
-    assert order.client_order_id == client_order_id(trade.entry_signal_id)
+    assert order.client_order_id == client_order_id(trade.account, trade.entry_signal_id)
     assert trade.phase is Phase.ENTERING
     assert decisions.decide(trade, a_situation()) == Nothing()  # in flight: nothing more
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 7])
+def test_one_signal_on_two_accounts_gets_two_ids_each_the_same_after_a_restart(
+    attempt: int,
+) -> None:
+    signal_id = a_signal().id
+    first, second = (client_order_id(a, signal_id, attempt) for a in ("SIM-0001", "SIM-0002"))
+
+    assert first != second
+    assert first == client_order_id("SIM-0001", signal_id, attempt)
+    for order_id in (first, second):  # a NOTE field's worth, in the shared id shape
+        assert limits.check_client_order_id(order_id) == order_id
+        assert len(order_id) == 16
+    # The account cannot be shifted into the signal id to give another pair the same id.
+    assert client_order_id("A", "B:c1:entry") != client_order_id("AB", ":c1:entry")
+
+
+def test_orders_journaled_under_ids_without_the_account_keep_them_new_ones_name_it() -> None:
+    """An upgrade: an entry journaled before ids named their account goes out again under the
+    id it was journaled with (the gateway may know it); only orders not yet journaled derive
+    the new id."""
+    trade = an_entry_trade()
+    old_id = "A" + hashlib.sha256(trade.entry_signal_id.encode()).hexdigest()[:15]
+    _, order = placed(trade)
+    journaled = replace(order, client_order_id=old_id, state=OrderState.UNSENT)
+    trade = trades.placed(trade, journaled, NOW)
+
+    again = decisions.decide(trade, a_situation())
+    assert isinstance(again, Place)
+    assert again.order.client_order_id == old_id
+    filled = trades.reported(
+        trades.placed(trade, again.order, NOW), old_id, OrderState.FILLED, 2, "", NOW
+    )
+    _, exit_order = placed(trades.wants_exit(filled, "take_profit", NOW))
+    assert exit_order.client_order_id == client_order_id("ACC1", trade.exit_signal_id)
 
 
 def test_an_entry_waits_for_a_silent_gateway_until_it_is_stale() -> None:
@@ -207,7 +245,7 @@ def test_a_partly_filled_exit_retries_the_rest_after_a_backoff_under_a_new_id(si
     assert isinstance(later, Place)
     assert later.order.attempt == 2
     assert later.order.quantity == 1
-    assert later.order.client_order_id == client_order_id(trade.exit_signal_id, 2)
+    assert later.order.client_order_id == client_order_id(trade.account, trade.exit_signal_id, 2)
     assert later.order.client_order_id != first.client_order_id
 
 

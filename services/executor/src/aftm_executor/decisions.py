@@ -132,7 +132,7 @@ def _entry(trade: Trade, situation: Situation, again: Order | None = None) -> De
     if again is not None:  # the same request again: its price too
         return Place(replace(again, state=OrderState.SENDING, sent_ns=situation.now_ns))
     order = Order(
-        client_order_id=client_order_id(trade.entry_signal_id),
+        client_order_id=client_order_id(trade.account, trade.entry_signal_id),
         leg=Leg.ENTRY,
         attempt=1,
         side=trade.side,
@@ -166,7 +166,7 @@ def _exit(trade: Trade, situation: Situation) -> Decision:
         return Place(replace(unsent_exit, state=OrderState.SENDING, sent_ns=situation.now_ns))
     attempt = max((order.attempt for order in exits), default=0) + 1
     order = Order(
-        client_order_id=client_order_id(trade.exit_signal_id, attempt),
+        client_order_id=client_order_id(trade.account, trade.exit_signal_id, attempt),
         leg=Leg.EXIT,
         attempt=attempt,
         side=trade.side.opposite,

@@ -155,6 +155,17 @@ class OrderDesk:
         if trade is None:
             logger.debug("order report ignored client_order_id={}", snapshot.client_order_id)
             return
+        if snapshot.account and trade.account and snapshot.account != trade.account:
+            # One gateway serves an executor per account: another account's order is never
+            # ours, whatever its id says (ids name their account, so this is a bug to see).
+            self._metrics.invalid_fills.labels(field="account").inc()
+            logger.error(
+                "order report of another account ignored client_order_id={} account={} ours={}",
+                snapshot.client_order_id,
+                snapshot.account,
+                trade.account,
+            )
+            return
         try:  # its filled lots go into the journal: at most one order's, never 2**63
             limits.check_int(
                 snapshot.filled_quantity, "filled_quantity", minimum=0, maximum=MAX_ORDER_QUANTITY

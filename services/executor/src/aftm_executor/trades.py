@@ -49,14 +49,19 @@ class Phase(StrEnum):
     DONE = "done"
 
 
-def client_order_id(signal_id_: str, attempt: int = 1) -> str:
-    """The client order id of a signal's `attempt`: the same after any restart, 16 characters.
+def client_order_id(account: str, signal_id_: str, attempt: int = 1) -> str:
+    """The client order id of a signal's `attempt` on `account`: the same after any restart,
+    16 characters.
 
     Short enough for a broker order's NOTE field, which is how broker reports map back to it;
-    60 bits of a hash make a collision between two ids practically impossible. Attempt 1 keeps
-    the id a signal always had, so journals and gateways from before attempts agree.
+    60 bits of a hash make a collision between two ids practically impossible. The account is
+    part of it because one gateway serves one executor per account, all trading the same
+    signals: without it both would send one id, and the gateway places an id once. ("/" cannot
+    occur in an account, so no other account and signal id give the same text.) Ids journaled
+    before the account was part of them stay as they were sent: an order's id is stored with
+    it, and only new orders derive one.
     """
-    key = signal_id_ if attempt == 1 else f"{signal_id_}#{attempt}"
+    key = f"{account}/{signal_id_}" if attempt == 1 else f"{account}/{signal_id_}#{attempt}"
     return CLIENT_ORDER_ID_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:15]
 
 
