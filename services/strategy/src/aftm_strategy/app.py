@@ -21,16 +21,16 @@ from aftm.security.keys import KeyFileError
 from aftm.security.roles import BoundSocket, Role
 from aftm.security.settings import security_from
 from aftm.settings import EXIT_BAD_SETTINGS, load
-from aftm.wire.protocol import HEARTBEAT_TOPIC, TICK_TOPIC
 from aftm.wire.sockets import make_socket
 from aftm_strategy.expiries import ExpiryWatch
 from aftm_strategy.service import StrategyService
 from aftm_strategy.settings import StrategySettings
+from aftm_strategy.shard import Shard
 from aftm_strategy.store import StrategyStore
 from aftm_strategy.telemetry import StrategyMetrics
 
 PROGRAM = "aftm-strategy"
-# Signals wait in the PUSH queue while the executor is away; the store keeps them regardless.
+# Signals wait in each executor's PUSH queue while it is away; the store keeps them regardless.
 SIGNAL_SEND_HWM = 100_000
 EXIT_FAILED = 1
 
@@ -64,16 +64,20 @@ def serve(settings: StrategySettings, stop: threading.Event) -> None:
         resources.callback(context.destroy, 0)  # closes the sockets too
         security.start(context)
         resources.callback(security.stop)  # before the context is destroyed
+        shard = Shard(settings.shard, settings.symbols)
         ticks = make_socket(
             context,
             zmq.SUB,
             connect=settings.tick_connect,
-            subscribe=(TICK_TOPIC, HEARTBEAT_TOPIC),
+            subscribe=shard.topics(),
             setup=security.client(Role.GATEWAY),
         )
-        signals = make_socket(context, zmq.PUSH, setup=security.client(Role.EXECUTOR))
-        signals.setsockopt(zmq.SNDHWM, SIGNAL_SEND_HWM)
-        signals.connect(settings.signal_connect)
+        signals = []
+        for endpoint in settings.signal_endpoints:  # one socket each: see fanout.py
+            push = make_socket(context, zmq.PUSH, setup=security.client(Role.EXECUTOR))
+            push.setsockopt(zmq.SNDHWM, SIGNAL_SEND_HWM)
+            push.connect(endpoint)
+            signals.append(push)
         control = make_socket(
             context,
             zmq.ROUTER,
@@ -89,6 +93,8 @@ def serve(settings: StrategySettings, stop: threading.Event) -> None:
             heartbeat_timeout_s=settings.heartbeat_timeout_s,
             gate=security.gate(BoundSocket.STRATEGY_CONTROL),
             expiries=ExpiryWatch(load_calendar(), market_clock(), settings.expiry_warning_days),
+            shard=shard,
+            signal_labels=settings.signal_endpoints,
         )
         metrics = MetricsServer(
             settings.metrics_host, settings.metrics_port, registry, service.health
@@ -96,9 +102,11 @@ def serve(settings: StrategySettings, stop: threading.Event) -> None:
         metrics.start()
         resources.callback(metrics.stop)  # only once started: shutdown() waits for the loop
         logger.info(
-            "sockets opened curve={} tick_connect={} signal_connect={} control_bind={}"
-            " metrics_port={}",
+            "sockets opened curve={} shard={} symbols={} tick_connect={} signal_connect={}"
+            " control_bind={} metrics_port={}",
             "on" if security.secure else "OFF",
+            settings.shard or "-",
+            ",".join(settings.symbols) or "all",
             settings.tick_connect,
             settings.signal_connect,
             settings.control_bind,

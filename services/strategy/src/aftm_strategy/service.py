@@ -1,8 +1,9 @@
 """The strategy's poll loop: ticks in, signals out, conditions managed over a control socket.
 
-Sockets (frame layouts in aftm.wire.protocol): SUB connected to the gateway's PUB (ticks and
-heartbeats), PUSH connected to the executor's PULL (signals), ROUTER bound for control requests.
-The loop's thread owns all three and the store's connection.
+Sockets (frame layouts in aftm.wire.protocol): SUB connected to the gateway's PUB (ticks of
+the shard's symbols, and heartbeats), one PUSH per executor connected to its PULL (signals, see
+fanout.py), ROUTER bound for control requests. The loop's thread owns them all and the store's
+connection.
 
 A tick that emits signals is engine step, then store commit (the signals, with every stage
 change not saved yet), then push. A crash before the commit loses only an in-memory step, which
@@ -22,8 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import zmq
 from loguru import logger
@@ -47,6 +47,7 @@ from aftm.wire.protocol import (
     ConditionList,
     ErrorCode,
     GatewayHeartbeat,
+    GetShard,
     GetSignals,
     ListConditions,
     ListSignalIds,
@@ -61,6 +62,8 @@ from aftm.wire.protocol import (
 from aftm.wire.sockets import InvalidRequest, error, forbidden, ok, read_request, reply_frames
 from aftm_strategy.engine import ConditionEngine
 from aftm_strategy.expiries import ExpiryWatch
+from aftm_strategy.fanout import SignalFanout
+from aftm_strategy.shard import Shard
 from aftm_strategy.store import StrategyStore
 from aftm_strategy.telemetry import StrategyMetrics
 
@@ -75,12 +78,14 @@ class StrategyService:
         *,
         store: StrategyStore,
         ticks: zmq.Socket[bytes],
-        signals: zmq.Socket[bytes],
+        signals: zmq.Socket[bytes] | Sequence[zmq.Socket[bytes]],
         control: zmq.Socket[bytes],
         metrics: StrategyMetrics,
         heartbeat_timeout_s: float,
         gate: Gate | None = None,
         expiries: ExpiryWatch | None = None,
+        shard: Shard | None = None,
+        signal_labels: Sequence[str] = (),
     ) -> None:
         # Without a gate (tests wiring sockets by hand) every peer passes, as with plain TCP.
         self._gate = gate or Gate(BoundSocket.STRATEGY_CONTROL, RefusalLog(), secure=False)
@@ -88,7 +93,10 @@ class StrategyService:
             lambda socket: metrics.message_failures.labels(socket=socket).inc()
         )
         self._store = store
-        self._ticks, self._signals, self._control = ticks, signals, control
+        self._ticks, self._control = ticks, control
+        pushes = [signals] if isinstance(signals, zmq.Socket) else list(signals)
+        self._fanout = SignalFanout(pushes, metrics, signal_labels)
+        self._shard = shard or Shard()
         self._metrics = metrics
         self._heartbeat_timeout_s = heartbeat_timeout_s
         self._engine = ConditionEngine(store.conditions())
@@ -97,8 +105,6 @@ class StrategyService:
         for condition in self._engine.conditions():
             self._count_stage(condition)
         self._last_seq: dict[str, int] = {}
-        # Committed, not yet accepted by the PUSH socket: each signal with its stored frame.
-        self._outbox: deque[tuple[Signal, bytes]] = deque()
         self._unsaved: dict[str, Condition] = {}  # changed without a signal, by id; see above
         self._save_due = 0.0  # time.monotonic() by which `_unsaved` is written
         self._last_heartbeat: float | None = None  # time.monotonic()
@@ -114,10 +120,12 @@ class StrategyService:
         poller = zmq.Poller()
         poller.register(self._ticks, zmq.POLLIN)
         poller.register(self._control, zmq.POLLIN)
-        logger.info("loop started conditions={}", len(self._stages))
+        self._warn_strays()
+        logger.info("loop started conditions={} shard={}", len(self._stages), self._shard.name)
         while not stop.is_set():
-            # Wait for room on PUSH only while signals are waiting, else POLLOUT would spin.
-            poller.register(self._signals, zmq.POLLOUT if self._outbox else 0)
+            for push in self._fanout.sockets:
+                # Wait for room only where signals are waiting, else POLLOUT would spin.
+                poller.register(push, zmq.POLLOUT if self._fanout.is_waiting(push) else 0)
             ready = dict(poller.poll(POLL_TIMEOUT_MS))
             if self._ticks in ready:
                 with self._guard.handling("ticks"):
@@ -125,15 +133,16 @@ class StrategyService:
             if self._control in ready:
                 with self._guard.handling("control"):
                     self._on_control(self._control.recv_multipart(copy=False))
-            if self._signals in ready:
-                self._flush()
+            for push in self._fanout.sockets:
+                if push in ready:
+                    self._fanout.flush(push)
             if self._unsaved and time.monotonic() >= self._save_due:
                 self._save_stages()
             self._watch_heartbeat()
             if time.monotonic() >= self._expiry_count_due:
                 self._count_near_expiry()
         self._save_stages()
-        logger.info("loop stopped pending_signals={}", len(self._outbox))
+        logger.info("loop stopped pending_signals={}", self._fanout.pending())
 
     def heartbeat_age_s(self) -> float:
         """Seconds since the last gateway heartbeat; infinite before the first."""
@@ -147,7 +156,8 @@ class StrategyService:
         return age <= self._heartbeat_timeout_s, {
             "heartbeat_age_s": None if math.isinf(age) else round(age, 3),
             "conditions": len(self._stages),
-            "signals_pending": len(self._outbox),
+            "signals_pending": self._fanout.pending(),
+            "shard": self._shard.name,
         }
 
     # --- ticks and heartbeats ---------------------------------------------------------------
@@ -164,6 +174,10 @@ class StrategyService:
             self._on_heartbeat(message)
 
     def _on_tick(self, tick: Tick) -> None:
+        if not self._shard.owns(tick.symbol):
+            # Not subscribed to: the gateway's PUB should never send one here.
+            self._metrics.unowned.inc()
+            return
         self._metrics.ticks.inc()
         self._check_sequence(tick)
         signals = self._engine.on_tick(tick)
@@ -174,9 +188,8 @@ class StrategyService:
             self._save_due = time.monotonic() + STAGE_SAVE_S
         self._unsaved.update((condition.id, condition) for condition in changes)
         if signals:
-            self._emit(
-                signals, self._save_stages(signals)
-            )  # committed: out first, bookkeeping and log lines after
+            # Committed: out first, bookkeeping and log lines after.
+            self._fanout.emit(signals, self._save_stages(signals))
         for condition in changes:
             self._count_stage(condition)
         for signal in signals:
@@ -241,34 +254,6 @@ class StrategyService:
             self._unsaved.clear()
         return frames
 
-    # --- signals ----------------------------------------------------------------------------
-
-    def _emit(self, signals: list[Signal], frames: list[bytes]) -> None:
-        for signal, frame in zip(signals, frames, strict=True):
-            # Behind a backlog a signal waits its turn, so the executor sees emission order.
-            if self._outbox or not self._push(signal, frame):
-                self._outbox.append((signal, frame))
-                self._metrics.deferred.inc()
-                logger.warning(
-                    "signal push deferred id={} pending={}", signal.id, len(self._outbox)
-                )
-        self._metrics.pending.set(len(self._outbox))
-
-    def _flush(self) -> None:
-        while self._outbox and self._push(*self._outbox[0]):
-            self._outbox.popleft()
-        self._metrics.pending.set(len(self._outbox))
-
-    def _push(self, signal: Signal, frame: bytes) -> bool:
-        """Hand `signal`'s `frame` to the PUSH socket without blocking; False when it has no
-        room."""
-        try:
-            self._signals.send(frame, zmq.NOBLOCK)
-        except zmq.Again:
-            return False
-        self._metrics.latency.observe(max(0, time.time_ns() - signal.ts_ns) / 1e9)
-        return True
-
     # --- control ----------------------------------------------------------------------------
 
     def _on_control(self, received: list[zmq.Frame]) -> None:
@@ -302,6 +287,8 @@ class StrategyService:
             return self._list_signal_ids(request, body)
         if isinstance(body, GetSignals):
             return self._get_signals(request, body)
+        if isinstance(body, GetShard):
+            return ok(request, self._shard.info())
         name = type(body).__name__
         logger.warning("control request refused request={} reason=unsupported", name)
         return error(request, ErrorCode.BAD_REQUEST, f"the strategy does not serve {name}")
@@ -374,6 +361,8 @@ class StrategyService:
             return str(invalid)
         if condition.stage is not Stage.WAITING:
             return f"a new condition must be {Stage.WAITING}, not {condition.stage}"
+        if refused := self._shard.refusal(condition):
+            return refused
         # While the gateway lists nothing (not heard yet, or a broker that lists futures only
         # after login) the symbol's shape was all that could be checked; a person may set up
         # conditions before the session opens.
@@ -415,6 +404,19 @@ class StrategyService:
             self._metrics.conditions.labels(stage=before.value).dec()
         self._metrics.conditions.labels(stage=condition.stage.value).inc()
         self._stages[condition.id] = condition.stage
+
+    def _warn_strays(self) -> None:
+        """Stored conditions on symbols this shard no longer owns (a store moved to a shard,
+        or a shard's symbols changed) hear no ticks: say so at start, each by id."""
+        for stray in self._shard.strays(self._engine.conditions()):
+            logger.warning(
+                "condition hears no ticks id={} symbol={} stage={} reason=shard {} does not own"
+                " the symbol: move it (aftm conditions roll) or remove it",
+                stray.id,
+                stray.symbol,
+                stray.stage,
+                self._shard.name,
+            )
 
     def _count_near_expiry(self) -> None:
         self._expiry_count_due = time.monotonic() + EXPIRY_COUNT_S

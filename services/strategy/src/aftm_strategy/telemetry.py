@@ -19,6 +19,12 @@ class StrategyMetrics:
             "Ticks received from the gateway.",
             registry=registry,
         )
+        self.unowned = Counter(
+            "aftm_strategy_ticks_unowned_total",
+            "Ticks of symbols this shard does not own, dropped: its subscription should keep"
+            " them away, so more than 0 means ticks travel that need not.",
+            registry=registry,
+        )
         self.gaps = Counter(
             "aftm_strategy_sequence_gaps_total",
             "Jumps in a symbol's tick sequence: ticks lost between gateway and strategy.",
@@ -50,12 +56,13 @@ class StrategyMetrics:
         )
         self.deferred = Counter(
             "aftm_strategy_signals_deferred_total",
-            "Signals the PUSH socket had no room for, kept to be pushed later.",
+            "Signals an executor's PUSH socket had no room for, kept to be pushed later"
+            " (counted once per executor).",
             registry=registry,
         )
         self.pending = Gauge(
             "aftm_strategy_signals_pending",
-            "Signals committed but not yet pushed.",
+            "Signals committed but not yet pushed: the longest backlog of any executor.",
             registry=registry,
         )
         self.conditions = Gauge(
