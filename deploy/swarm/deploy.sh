@@ -120,5 +120,5 @@ for label in aftm.gateway aftm.strategy aftm.executor; do
   [[ -n $(docker node ls --quiet --filter "node.label=$label=true") ]] ||
     fail "no node is labelled $label=true (docker node update --label-add $label=true NODE)"
 done
-docker stack deploy --resolve-image "$RESOLVE" --prune "${FILES[@]}" "$STACK"
+docker stack deploy --detach=true --resolve-image "$RESOLVE" --prune "${FILES[@]}" "$STACK"
 say "deployed stack $STACK (endpoints ${AFTM_SWARM_ENDPOINT_MODE:-vip}, ports ${AFTM_SWARM_PORT_MODE:-ingress}); watch: docker stack ps $STACK"
