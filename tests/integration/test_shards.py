@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -18,11 +19,13 @@ from typing import TypeVar
 
 import pytest
 import zmq
+from prometheus_client import CollectorRegistry
 
 from aftm.domain.conditions import Stage
 from aftm.domain.market import Tick
 from aftm.wire.codec import decode
 from aftm.wire.protocol import (
+    HEARTBEAT_TOPIC,
     TICK_TOPIC,
     AddCondition,
     ErrorCode,
@@ -31,8 +34,12 @@ from aftm.wire.protocol import (
     ShardInfo,
 )
 from aftm.wire.reliable import ReliableClient
-from aftm.wire.sockets import make_socket
+from aftm.wire.sockets import bound_endpoint, make_socket
+from aftm_strategy.service import StrategyService
+from aftm_strategy.store import StrategyStore
+from aftm_strategy.telemetry import StrategyMetrics
 from tests.builders import a_condition
+from tests.integration.test_strategy_service import GatewayStandIn, receive_signal
 from tests.support.processes import ServiceProcess, endpoint, free_port, http_json
 
 T = TypeVar("T")
@@ -367,3 +374,66 @@ def test_an_unsharded_strategy_says_so(tmp_path: Path, context: Context) -> None
 
     assert reply.ok, reply
     assert reply.body == ShardInfo("", ())
+
+
+# --- signals to several executors --------------------------------------------------------------
+
+
+def test_every_signal_reaches_every_executor_and_a_stopped_one_holds_back_no_other(
+    context: Context, tmp_path: Path
+) -> None:
+    """The loop in a thread, pushing to two executors: one listening, one not started yet."""
+    gateway = GatewayStandIn(context)
+    store = StrategyStore.open(tmp_path / "strategy.sqlite")
+    store.add(a_condition(id="a", trigger_price=1000))
+    store.add(a_condition(id="b", trigger_price=1010))
+    live_pull = make_socket(context, zmq.PULL, bind="tcp://127.0.0.1:*")
+    absent_endpoint = endpoint()
+    absent, live = make_socket(context, zmq.PUSH), make_socket(context, zmq.PUSH)
+    absent.setsockopt(zmq.IMMEDIATE, 1)  # no peer, no queue: every send would block
+    absent.connect(absent_endpoint)
+    live.connect(bound_endpoint(live_pull))
+    registry = CollectorRegistry()
+    service = StrategyService(
+        store=store,
+        ticks=make_socket(
+            context, zmq.SUB, connect=gateway.endpoint, subscribe=(TICK_TOPIC, HEARTBEAT_TOPIC)
+        ),
+        signals=[absent, live],
+        control=make_socket(context, zmq.ROUTER, bind="tcp://127.0.0.1:*"),
+        metrics=StrategyMetrics(registry),
+        heartbeat_timeout_s=3.0,
+    )
+    stop = threading.Event()
+    loop = threading.Thread(target=service.run, args=(stop,), daemon=True)
+    loop.start()
+
+    def pending() -> float | None:
+        return registry.get_sample_value("aftm_strategy_signals_pending")
+
+    try:
+        deadline = time.monotonic() + 5
+        while not service.health()[0]:
+            assert time.monotonic() < deadline, "never healthy"
+            gateway.heartbeat()
+            time.sleep(0.02)
+        gateway.tick(1000)
+        gateway.tick(1025)  # both enter on one tick
+
+        assert [receive_signal(live_pull).id for _ in range(2)] == ["a:entry", "b:entry"]
+        while pending() != 2:  # the absent executor's backlog, in memory and in the store
+            assert time.monotonic() < deadline + 5, pending()
+            time.sleep(0.02)
+
+        late_pull = make_socket(context, zmq.PULL, bind=absent_endpoint)
+
+        assert [receive_signal(late_pull).id for _ in range(2)] == ["a:entry", "b:entry"]
+        while pending() != 0:
+            assert time.monotonic() < deadline + 10, pending()
+            time.sleep(0.02)
+        assert live_pull.poll(200) == 0  # the live one got each signal once, no repeat
+    finally:
+        stop.set()
+        loop.join(2)
+        store.close()
+    assert not loop.is_alive()
