@@ -57,8 +57,10 @@ class Fleet:
         context: Context,
         shards: dict[str, tuple[str, ...]],
         accounts: tuple[str, ...] = ACCOUNTS[:1],
+        gateway_env: dict[str, str] | None = None,
     ) -> None:
         self.folder, self.context = folder, context
+        self.gateway_extra = gateway_env or {}
         self.pub, self.router = endpoint(), endpoint()
         self.shards = shards
         self.controls = {name: endpoint() for name in shards}
@@ -97,6 +99,7 @@ class Fleet:
             "AFTM_GATEWAY_SIM_ACCOUNTS": ",".join(ACCOUNTS),
             "AFTM_GATEWAY_SIM_TICKS_PER_S": "200",
             "AFTM_GATEWAY_HEARTBEAT_S": "0.2",
+            **self.gateway_extra,
         }
 
     def strategy_env(self, name: str) -> dict[str, str]:
@@ -158,16 +161,17 @@ class Fleet:
         """The last price of every listed symbol, from the gateway's own PUB."""
         sub = make_socket(self.context, zmq.SUB, connect=self.pub, subscribe=(TICK_TOPIC,))
         prices: dict[str, int] = {}
+        listed = self.gateway_extra.get("AFTM_GATEWAY_SIM_SYMBOLS", ",".join(SYMBOLS))
         try:
             deadline = time.monotonic() + timeout_s
-            while len(prices) < len(SYMBOLS) and time.monotonic() < deadline:
+            while len(prices) < len(listed.split(",")) and time.monotonic() < deadline:
                 if sub.poll(100):
                     tick = decode(sub.recv_multipart()[1])
                     if isinstance(tick, Tick):
                         prices[tick.symbol] = tick.price
         finally:
             sub.close()
-        assert len(prices) == len(SYMBOLS), f"ticks seen only for {sorted(prices)}"
+        assert len(prices) == len(listed.split(",")), f"ticks seen only for {sorted(prices)}"
         return prices
 
     def logs(self) -> str:
@@ -180,7 +184,7 @@ def strategy_connect(controls: list[str]) -> str:
     from aftm_executor.settings import ExecutorSettings
 
     try:
-        ExecutorSettings(strategy_connect=",".join(controls))
+        ExecutorSettings.model_validate({"strategy_connect": ",".join(controls), "insecure": True})
     except ValueError:
         return controls[0]
     return ",".join(controls)

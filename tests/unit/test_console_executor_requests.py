@@ -59,6 +59,7 @@ class FakeExecutor(Services):
         *,
         retries: int = 0,
         timeout_ms: int | None = None,
+        endpoint: str | None = None,
     ) -> T:
         assert service is Service.EXECUTOR
         self.asked.append((body, retries))

@@ -538,6 +538,7 @@ class ExecutorOnly(FakeExecutor):
         *,
         retries: int = 0,
         timeout_ms: int | None = None,
+        endpoint: str | None = None,
     ) -> T:
         if service is not Service.EXECUTOR:
             raise ServiceDown(service, ENDPOINT, 200)

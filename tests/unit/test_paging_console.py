@@ -33,6 +33,7 @@ class ScriptedService(Services):
         *,
         retries: int = 0,
         timeout_ms: int | None = None,
+        endpoint: str | None = None,
     ) -> T:
         self.asked.append(body)
         reply = self.replies.pop(0)

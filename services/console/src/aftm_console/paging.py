@@ -47,15 +47,25 @@ def every_order(
 
 
 def every_condition(
-    services: Services, *, retries: int = 1, timeout_ms: int | None = None
+    services: Services,
+    *,
+    retries: int = 1,
+    timeout_ms: int | None = None,
+    endpoint: str | None = None,
 ) -> ConditionList:
-    """Every condition in creation order, in one ConditionList with the quarantine count."""
+    """Every condition of one strategy (`endpoint`, or the only one) in creation order, in
+    one ConditionList with the quarantine count."""
     conditions: list[Condition] = []
     after = 0
     while True:
         request = ListConditions(after=after, limit=CONDITION_PAGE)
         page = services.ask(
-            Service.STRATEGY, request, ConditionList, retries=retries, timeout_ms=timeout_ms
+            Service.STRATEGY,
+            request,
+            ConditionList,
+            retries=retries,
+            timeout_ms=timeout_ms,
+            endpoint=endpoint,
         )
         conditions.extend(page.conditions)
         if not page.more or page.last <= after:
@@ -64,15 +74,23 @@ def every_condition(
 
 
 def newest_trades(
-    services: Services, *, open_only: bool = False, limit: int, retries: int = 1
+    services: Services,
+    *,
+    open_only: bool = False,
+    limit: int,
+    retries: int = 1,
+    endpoint: str | None = None,
 ) -> TradeList:
-    """The newest `limit` trades, newest last, gathered from the newest page back."""
+    """One executor's (`endpoint`, or the chosen one) newest `limit` trades, newest last,
+    gathered from the newest page back."""
     trades: list[TradeView] = []
     before: tuple[int, str] = (0, "")
     page = TradeList(())
     while len(trades) < limit:
         request = ListTrades(open_only, min(limit - len(trades), TRADE_PAGE), *before)
-        page = services.ask(Service.EXECUTOR, request, TradeList, retries=retries)
+        page = services.ask(
+            Service.EXECUTOR, request, TradeList, retries=retries, endpoint=endpoint
+        )
         trades[:0] = page.trades  # each page is older than the ones before it
         cursor = (page.oldest_ns, page.oldest_id)
         if not page.more or not page.trades or cursor == before:

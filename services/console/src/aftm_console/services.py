@@ -1,4 +1,10 @@
-"""The console's view of the three services: one request client each, answers or one error.
+"""The console's view of the services: one request client per endpoint, answers or one error.
+
+The strategy and the executor may be several (AFTM_CONSOLE_STRATEGY_CONNECT and
+AFTM_CONSOLE_EXECUTOR_CONNECT list them): a request names the endpoint it goes to, or goes to
+the only one, or to the executor `choose` picked (by the account it trades, see executors.py).
+A request with no endpoint while several are listed and none was chosen is refused (exit 2)
+rather than sent to one of them at random.
 
 Every request has a timeout. Only requests that are safe to repeat may be retried (reads, and
 settings that end in the same state however often they are applied); a new order is retried
@@ -17,7 +23,7 @@ from aftm.security.roles import Role
 from aftm.security.transport import Curve
 from aftm.wire.reliable import KeyRefused, ReliableClient, RequestTimedOut
 from aftm.wire.sockets import SocketSetup
-from aftm_console.errors import KeyNotTrusted, ServiceDown, ServiceRefused
+from aftm_console.errors import ConsoleError, KeyNotTrusted, ServiceDown, ServiceRefused
 from aftm_console.settings import ConsoleSettings
 
 T = TypeVar("T")
@@ -30,14 +36,21 @@ class Service(StrEnum):
     EXECUTOR = "executor"
 
 
+class NoneChosen(ConsoleError):
+    """Several strategies or executors are listed and the command needs one: say which."""
+
+    exit_code = 2
+
+
 class Services:
     """Clients are opened on first use; `close` (or the `with` block) releases them all."""
 
     def __init__(self, settings: ConsoleSettings) -> None:
         self.settings = settings
         self.context: Context = zmq.Context()
-        self._clients: dict[Service, ReliableClient] = {}
+        self._clients: dict[tuple[Service, str], ReliableClient] = {}
         self._curve: Curve | None = None
+        self._chosen: dict[Service, str] = {}
 
     def __enter__(self) -> Services:
         return self
@@ -45,12 +58,30 @@ class Services:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def endpoint(self, service: Service) -> str:
-        return {
+    def endpoints(self, service: Service) -> tuple[str, ...]:
+        """Every endpoint listed for `service`, in the order the setting gives them."""
+        listed = {
             Service.GATEWAY: self.settings.gateway_connect,
             Service.STRATEGY: self.settings.strategy_connect,
             Service.EXECUTOR: self.settings.executor_connect,
         }[service]
+        return tuple(listed.split(","))
+
+    def choose(self, service: Service, endpoint: str) -> None:
+        """Send `service`'s requests that name no endpoint to `endpoint` from now on."""
+        if endpoint not in self.endpoints(service):
+            raise ValueError(f"{endpoint!r} is not a listed {service} endpoint")
+        self._chosen[service] = endpoint
+
+    def endpoint(self, service: Service) -> str:
+        """Where a request that names no endpoint goes: the chosen or the only one."""
+        listed = self.endpoints(service)
+        if len(listed) == 1:
+            return listed[0]
+        if service in self._chosen:
+            return self._chosen[service]
+        how = "pick one with --account ACCOUNT" if service is Service.EXECUTOR else "name one"
+        raise NoneChosen(f"{len(listed)} {service}s are listed ({', '.join(listed)}): {how}")
 
     def ask(
         self,
@@ -60,15 +91,18 @@ class Services:
         *,
         retries: int = 0,
         timeout_ms: int | None = None,
+        endpoint: str | None = None,
     ) -> T:
-        """The reply body, of type `answer`; ServiceRefused or ServiceDown otherwise."""
+        """The reply body, of type `answer`; ServiceRefused or ServiceDown otherwise. Sent to
+        `endpoint`, or where `endpoint(service)` says."""
         timeout = timeout_ms if timeout_ms is not None else self.settings.timeout_ms
+        where = endpoint or self.endpoint(service)
         try:
-            reply = self._client(service).request(body, timeout_ms=timeout, retries=retries)
+            reply = self._client(service, where).request(body, timeout_ms=timeout, retries=retries)
         except KeyRefused:
-            raise KeyNotTrusted(service, self.endpoint(service), self.settings.keys_dir) from None
+            raise KeyNotTrusted(service, where, self.settings.keys_dir) from None
         except RequestTimedOut:
-            raise ServiceDown(service, self.endpoint(service), timeout) from None
+            raise ServiceDown(service, where, timeout) from None
         if not reply.ok:
             code = f" ({reply.error_code})" if reply.error_code else ""
             reason = f"{reply.error or 'no reason given'}{code}"
@@ -94,14 +128,14 @@ class Services:
             self._curve = Curve.load(folder, Role.CONSOLE)
         return self._curve.client(server)
 
-    def _client(self, service: Service) -> ReliableClient:
-        client = self._clients.get(service)
+    def _client(self, service: Service, endpoint: str) -> ReliableClient:
+        client = self._clients.get((service, endpoint))
         if client is None:
             client = ReliableClient(
                 self.context,
-                self.endpoint(service),
+                endpoint,
                 timeout_ms=self.settings.timeout_ms,
                 setup=self.setup(Role(str(service))),
             )
-            self._clients[service] = client
+            self._clients[service, endpoint] = client
         return client

@@ -15,7 +15,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from aftm.errors import InvalidInput
 from aftm.market.costs import CostSchedule
 from aftm.security.settings import KeySettings
-from aftm.settings import check_endpoint
+from aftm.settings import check_endpoint, check_endpoints
 
 
 class ConsoleSettings(KeySettings):
@@ -28,8 +28,11 @@ class ConsoleSettings(KeySettings):
 
     gateway_connect: str = "tcp://127.0.0.1:5556"  # the gateway's ROUTER: requests
     gateway_pub_connect: str = "tcp://127.0.0.1:5555"  # the gateway's PUB: ticks for `aftm run`
-    strategy_connect: str = "tcp://127.0.0.1:5557"  # the strategy's control ROUTER
-    executor_connect: str = "tcp://127.0.0.1:5559"  # the executor's control ROUTER
+    # The control ROUTERs of the strategy shards and of the executors, comma-separated: the
+    # console routes a condition to the shard owning its symbol, an executor command to the
+    # executor trading --account, and lists across them all.
+    strategy_connect: str = "tcp://127.0.0.1:5557"
+    executor_connect: str = "tcp://127.0.0.1:5559"
     # The broker's commission per lot and side by product, "TXF=50,MXF=20": `aftm trades` shows
     # each trade's costs (this and the futures transaction tax) and its net P&L.
     commission: Annotated[dict[str, int], NoDecode] = Field(default_factory=dict)
@@ -69,9 +72,12 @@ class ConsoleSettings(KeySettings):
             raise ValueError(f"{str(value)!r} is not a folder")
         return value
 
-    @field_validator(
-        "gateway_connect", "gateway_pub_connect", "strategy_connect", "executor_connect"
-    )
+    @field_validator("gateway_connect", "gateway_pub_connect")
     @classmethod
     def _endpoint(cls, value: str) -> str:
         return check_endpoint(value, binding=False)
+
+    @field_validator("strategy_connect", "executor_connect")
+    @classmethod
+    def _endpoints(cls, value: str) -> str:
+        return ",".join(check_endpoints(value, binding=False))

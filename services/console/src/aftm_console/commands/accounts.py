@@ -1,4 +1,7 @@
-"""Accounts: the gateway's broker session lists them, the executor trades the selected one."""
+"""Accounts: the gateway's broker session lists them, the executor trades the selected one.
+
+With several executors each trades its own account: `account list` marks every account one of
+them trades, and `account use ACCOUNT` goes to the executor trading ACCOUNT (executors.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from aftm.wire.protocol import (
 )
 from aftm_console.commands.common import live
 from aftm_console.errors import ServiceDown
+from aftm_console.executors import is_several, statuses
 from aftm_console.parsing import Subparsers, add_json_flag
 from aftm_console.render import printable, say, say_json, say_table, warn
 from aftm_console.services import Service, Services
@@ -33,17 +37,30 @@ def selected_account(services: Services) -> str:
 
 def show_accounts(services: Services, *, as_json: bool = False) -> tuple[str, ...]:
     accounts = list_accounts(services)
-    try:
-        selected: str | None = selected_account(services)
-    except ServiceDown as down:
-        warn(f"{down}; which account is selected is unknown")
-        selected = None
+    selected = _traded(services)
     if as_json:
-        say_json([{"account": a, "selected": a == selected} for a in accounts])
+        say_json([{"account": a, "selected": a in selected} for a in accounts])
     else:
-        rows = [("*" if a == selected else "", a) for a in accounts]
+        rows = [("*" if a in selected else "", a) for a in accounts]
         say_table(("selected", "account"), rows, "the broker session lists no accounts")
     return accounts
+
+
+def _traded(services: Services) -> set[str]:
+    """The accounts the executors trade (the one selected, with one executor)."""
+    if not is_several(services):
+        try:
+            return {selected_account(services)}
+        except ServiceDown as down:
+            warn(f"{down}; which account is selected is unknown")
+            return set()
+    traded: set[str] = set()
+    for endpoint, status in statuses(services):
+        if isinstance(status, ExecutorStatus):
+            traded.add(status.account)
+        else:
+            warn(f"executor at {endpoint}: {status}; which account it trades is unknown")
+    return traded
 
 
 def use_account(services: Services, account: str) -> ExecutorStatus:
@@ -65,7 +82,7 @@ def add_account_commands(commands: Subparsers) -> None:
     listing.set_defaults(handler=live(_list))
     use = actions.add_parser("use", help="send the executor's orders to ACCOUNT")
     use.add_argument("account", metavar="ACCOUNT")
-    use.set_defaults(handler=live(_use))
+    use.set_defaults(handler=live(_use), picks_executor=True)
 
 
 def _list(services: Services, args: argparse.Namespace) -> int:

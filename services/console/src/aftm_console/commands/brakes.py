@@ -14,6 +14,7 @@ from aftm.wire.protocol import TradingMode as Mode
 from aftm_console.commands.common import Handler, is_interactive, live
 from aftm_console.commands.trades import say_trades
 from aftm_console.errors import ConsoleError, OutcomeUnknown, ServiceDown, ServiceRefused
+from aftm_console.executors import add_account_option, each_executor
 from aftm_console.parsing import Subparsers, UsageError, a_symbol
 from aftm_console.render import say
 from aftm_console.services import Service, Services
@@ -32,8 +33,14 @@ MEANINGS = {
 def set_mode(services: Services, mode: Mode) -> ExecutorStatus:
     # Setting the same mode twice leaves the same mode: safe to ask again.
     status = services.ask(EXECUTOR, SetTradingMode(mode), ExecutorStatus, retries=1)
-    say(f"the executor's trading mode is now {status.mode} ({MEANINGS[status.mode]})")
+    which = _which(services, status.account)
+    say(f"the executor{which}'s trading mode is now {status.mode} ({MEANINGS[status.mode]})")
     return status
+
+
+def _which(services: Services, account: str) -> str:
+    """ " of account X" where several executors are listed: whose answer this is."""
+    return f" of account {account or '(none)'}" if len(services.endpoints(EXECUTOR)) > 1 else ""
 
 
 def flatten(services: Services, symbol: str = "") -> TradeList:
@@ -92,8 +99,10 @@ def confirm_flatten(symbol: str) -> None:
 
 def add_brake_commands(commands: Subparsers) -> None:
     halt = commands.add_parser("halt", help="stop the executor placing orders (mode halted)")
+    add_account_option(halt)
     halt.set_defaults(handler=_mode_handler(Mode.HALTED))
     resume = commands.add_parser("resume", help="let the executor trade again (mode active)")
+    add_account_option(resume)
     resume.set_defaults(handler=_mode_handler(Mode.ACTIVE))
     mode = commands.add_parser(
         "mode",
@@ -103,6 +112,7 @@ def add_brake_commands(commands: Subparsers) -> None:
     mode.add_argument(
         "mode", choices=[m.value for m in Mode], metavar="MODE", help="active, reducing or halted"
     )
+    add_account_option(mode)
     mode.set_defaults(handler=live(_set_mode))
     flat = commands.add_parser(
         "flatten",
@@ -111,12 +121,13 @@ def add_brake_commands(commands: Subparsers) -> None:
     # No "" default: argparse would pass a string default through a_symbol, which refuses it.
     flat.add_argument("--symbol", type=a_symbol, help="default: every symbol")
     flat.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_account_option(flat)
     flat.set_defaults(handler=_flatten_handler)
 
 
 def _mode_handler(mode: Mode) -> Handler:
     def action(services: Services, args: argparse.Namespace) -> int:
-        set_mode(services, mode)
+        each_executor(services, lambda: set_mode(services, mode))
         return 0
 
     return live(action)
@@ -130,10 +141,10 @@ def _flatten_handler(args: argparse.Namespace) -> int:
 
 
 def _set_mode(services: Services, args: argparse.Namespace) -> int:
-    set_mode(services, Mode(args.mode))
+    each_executor(services, lambda: set_mode(services, Mode(args.mode)))
     return 0
 
 
 def _flatten(services: Services, args: argparse.Namespace) -> int:
-    flatten(services, args.symbol or "")
+    each_executor(services, lambda: flatten(services, args.symbol or ""))
     return 0

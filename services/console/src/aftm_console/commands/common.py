@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from aftm.settings import load
+from aftm_console.executors import choose_by_account
 from aftm_console.services import Services
 from aftm_console.settings import ConsoleSettings
 
@@ -18,11 +19,15 @@ Handler = Callable[[argparse.Namespace], int]
 
 def live(action: LiveAction) -> Handler:
     """A handler that loads the console settings (exit 2 naming a bad variable), opens the
-    service clients, runs `action` and closes the clients whatever happens."""
+    service clients, picks the executor trading --account when the command takes one (see
+    executors.py), runs `action` and closes the clients whatever happens."""
 
     def handler(args: argparse.Namespace) -> int:
         settings = load(ConsoleSettings, PROGRAM)
         with Services(settings) as services:
+            account = getattr(args, "account", "") or ""
+            if getattr(args, "picks_executor", False) and account.strip():
+                choose_by_account(services, account.strip())
             return action(services, args)
 
     return handler

@@ -1,6 +1,11 @@
 """Support/resistance conditions at the strategy: add (checked against the gateway), list, rm,
 and roll the waiting ones from an expiring contract to a later month.
 
+With several strategy shards (shards.py) an add goes to the shard owning the symbol, under an
+id carrying the shard's name; list shows every shard's conditions with the shard; rm finds the
+shard holding the id; a roll may move a condition to another shard, whose name its copy's id
+then carries.
+
 A roll never loses a condition: each copy on the new month is added before the original is
 removed, under an id derived from the original's (contracts.rolled_id), so a roll run again
 after a crash between the two finds the copy and only removes the original. The strategy has no
@@ -31,10 +36,19 @@ from aftm.wire.protocol import (
 from aftm_console.commands.common import is_interactive, live, new_condition_id
 from aftm_console.contracts import check_roll, expiry_warning, rolled_id
 from aftm_console.errors import EXIT_REFUSED, ConsoleError, ServiceDown, ServiceRefused
-from aftm_console.paging import every_condition
 from aftm_console.parsing import Subparsers, UsageError, add_json_flag
 from aftm_console.render import say, say_json, say_table, warn
 from aftm_console.services import Service, Services
+from aftm_console.shards import (
+    Shard,
+    conditions_by_shard,
+    holder,
+    owner,
+    shard_id,
+    shards,
+    unprefixed,
+    where,
+)
 
 # Options named like the condition fields; their text goes through condition_from_fields.
 _FIELDS = (
@@ -53,12 +67,18 @@ _FIELDS = (
 
 
 def add_condition(services: Services, fields: Mapping[str, object]) -> Condition:
-    """Validate `fields`, make sure the gateway lists and streams the symbol, then add it."""
+    """Validate `fields`, make sure the gateway lists and streams the symbol, then add it to
+    the shard owning the symbol, under an id carrying the shard's name."""
     condition = condition_from_fields(fields, default_id=new_condition_id())
+    shard = owner(shards(services), condition.symbol)
+    condition = dataclasses.replace(condition, id=shard_id(shard, condition.id))
     skipped = _prepare_symbol(services, condition.symbol)
     # Not retried: a repeat of an add that did arrive would be refused as a duplicate id.
-    added = services.ask(Service.STRATEGY, AddCondition(condition), Condition)
-    say(f"condition {added.id} added: {describe(added)}")
+    added = services.ask(
+        Service.STRATEGY, AddCondition(condition), Condition, endpoint=shard.endpoint
+    )
+    on = f" on shard {shard.name}" if shard.name else ""
+    say(f"condition {added.id} added{on}: {describe(added)}")
     if skipped:
         warn(skipped)
     if expiring := _expiry_warning(added.symbol):
@@ -67,12 +87,16 @@ def add_condition(services: Services, fields: Mapping[str, object]) -> Condition
 
 
 def show_conditions(services: Services, *, as_json: bool = False) -> ConditionList:
-    listed = every_condition(services)
+    """Every shard's conditions, each shard's in creation order; the shard shown when named."""
+    placed = where(conditions_by_shard(services, shards(services)))
+    listed = ConditionList(tuple(c for _, c in placed))
+    sharded = any(shard.name for shard, _ in placed)
     if as_json:
-        say_json([condition_json(c) for c in listed.conditions])
+        say_json([_json_on(shard, c, sharded=sharded) for shard, c in placed])
         return listed
     rows = [
         (
+            *((shard.name,) if sharded else ()),
             c.id,
             c.symbol,
             c.action,
@@ -84,16 +108,28 @@ def show_conditions(services: Services, *, as_json: bool = False) -> ConditionLi
             c.is_following,
             c.stage,
         )
-        for c in listed.conditions
+        for shard, c in placed
     ]
-    headers = ("id", "symbol", "action", "qty", "trigger", "order", "take profit", "stop loss")
-    say_table((*headers, "following", "stage"), rows, "no conditions")
+    headers: tuple[str, ...] = ("id", "symbol", "action", "qty", "trigger", "order")
+    headers = (*headers, "take profit", "stop loss", "following", "stage")
+    headers = ("shard", *headers) if sharded else headers
+    say_table(headers, rows, "no conditions")
     return listed
+
+
+def _json_on(shard: Shard, c: Condition, *, sharded: bool) -> dict[str, object]:
+    return {"shard": shard.name, **condition_json(c)} if sharded else condition_json(c)
 
 
 def remove_condition(services: Services, condition_id: str) -> Condition:
     condition_id = limits.check_id(condition_id.strip(), "id")  # a stored one may be longer
-    removed = services.ask(Service.STRATEGY, RemoveCondition(condition_id), Condition)
+    found = shards(services)
+    shard = found[0] if len(found) == 1 else holder(services, found, condition_id)
+    if shard is None:
+        raise ServiceRefused("strategy", f"no shard holds condition {condition_id!r}")
+    removed = services.ask(
+        Service.STRATEGY, RemoveCondition(condition_id), Condition, endpoint=shard.endpoint
+    )
     say(f"condition {removed.id} removed (it was {removed.stage})")
     if removed.stage is Stage.ENTERED:
         warn(f"{removed.id} had entered: its position stays open until closed by hand")
@@ -110,24 +146,30 @@ class Roll:
     not_moved: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
-def plan_roll(services: Services, symbol_from: str, symbol_to: str) -> list[Condition]:
-    """The conditions on `symbol_from`, after checking that `symbol_to` is a later month of the
-    same product (InvalidInput otherwise)."""
+def plan_roll(
+    services: Services, symbol_from: str, symbol_to: str
+) -> list[tuple[Shard, Condition]]:
+    """The conditions on `symbol_from` with the shard holding each, after checking that
+    `symbol_to` is a later month of the same product (InvalidInput otherwise)."""
     check_roll(symbol_from, symbol_to, market_clock().now().date())
-    return [c for c in every_condition(services).conditions if c.symbol == symbol_from]
+    placed = where(conditions_by_shard(services, shards(services)))
+    return [(shard, c) for shard, c in placed if c.symbol == symbol_from]
 
 
 def roll_conditions(services: Services, symbol_from: str, symbol_to: str, shift: int = 0) -> Roll:
     """Move every waiting condition on `symbol_from` to `symbol_to` (trigger moved by `shift`
-    points), each added anew before the original is removed; other stages stay."""
+    points), each added anew (on the shard owning `symbol_to`) before the original is removed
+    (from the shard holding it); other stages stay."""
     on_from = plan_roll(services, symbol_from, symbol_to)
+    target = owner(shards(services), symbol_to)  # before anything is registered or added
     skipped = _prepare_symbol(services, symbol_to)  # InvalidInput when the gateway lacks it
     if skipped:
         warn(skipped)
-    existing = {c.id for c in every_condition(services).conditions}
+    existing = {c.id for _, c in where(conditions_by_shard(services, shards(services)))}
     roll = Roll(symbol_from, symbol_to)
-    for old in on_from:
-        new_id = rolled_id(old.id, symbol_to)
+    for source, old in on_from:
+        # The same for the same two symbols on every run, so a rerun finds its copy.
+        new_id = rolled_id(target.id_prefix + unprefixed(source, old.id), symbol_to)
         if old.stage is not Stage.WAITING:
             why = f"{old.stage}: only waiting conditions roll"
             if new_id in existing:  # an earlier roll stopped between add and remove
@@ -136,8 +178,10 @@ def roll_conditions(services: Services, symbol_from: str, symbol_to: str, shift:
             continue
         try:
             if new_id not in existing:  # else a roll before this one added it, then stopped
-                _add_rolled(services, old, new_id, symbol_to, shift)
-            removed = services.ask(Service.STRATEGY, RemoveCondition(old.id), Condition)
+                _add_rolled(services, target, old, (new_id, symbol_to, shift))
+            removed = services.ask(
+                Service.STRATEGY, RemoveCondition(old.id), Condition, endpoint=source.endpoint
+            )
         except (InvalidInput, ServiceRefused) as failed:
             roll.not_moved.append((old.id, str(failed)))
             continue
@@ -148,13 +192,15 @@ def roll_conditions(services: Services, symbol_from: str, symbol_to: str, shift:
 
 
 def _add_rolled(
-    services: Services, old: Condition, new_id: str, symbol_to: str, shift: int
+    services: Services, target: Shard, old: Condition, to: tuple[str, str, int]
 ) -> None:
+    new_id, symbol_to, shift = to
     new = dataclasses.replace(
         old, id=new_id, symbol=symbol_to, trigger_price=old.trigger_price + shift
     )
     # A shifted trigger out of range is this condition's failure, not the whole roll's.
-    services.ask(Service.STRATEGY, AddCondition(check_condition(new)), Condition)
+    add = AddCondition(check_condition(new))
+    services.ask(Service.STRATEGY, add, Condition, endpoint=target.endpoint)
 
 
 def show_roll(roll: Roll, *, as_json: bool = False) -> None:
@@ -293,7 +339,8 @@ def _roll(services: Services, args: argparse.Namespace) -> int:
     symbol_from, symbol_to = args.symbol_from.strip(), args.symbol_to.strip()
     if not args.yes:
         on_from = plan_roll(services, symbol_from, symbol_to)
-        _confirm_roll(symbol_from, symbol_to, sum(c.stage is Stage.WAITING for c in on_from))
+        waiting = sum(c.stage is Stage.WAITING for _, c in on_from)
+        _confirm_roll(symbol_from, symbol_to, waiting)
     roll = roll_conditions(services, symbol_from, symbol_to, args.shift)
     show_roll(roll, as_json=args.json)
     return EXIT_REFUSED if roll.not_moved else 0

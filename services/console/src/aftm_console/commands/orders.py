@@ -121,8 +121,13 @@ def add_order_commands(commands: Subparsers) -> None:
     parser.add_argument("--symbol", required=True, type=a_symbol, help="e.g. TXFL6")
     parser.add_argument("--side", required=True, choices=("buy", "sell"))
     parser.add_argument("--quantity", required=True, type=market_lots, metavar="LOTS")
-    parser.add_argument("--account", default="", help="default: the executor's selected account")
-    parser.set_defaults(handler=live(_order))
+    parser.add_argument(
+        "--account",
+        default="",
+        help="default: the executor's selected account; with several executors, the one"
+        " trading ACCOUNT (required)",
+    )
+    parser.set_defaults(handler=live(_order), picks_executor=True)
     listing = commands.add_parser("orders", help="every order the gateway knows")
     add_json_flag(listing)
     listing.set_defaults(handler=live(_orders))

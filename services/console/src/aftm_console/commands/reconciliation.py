@@ -5,6 +5,9 @@ positions, applies fills it missed and asks again about orders still working) an
 found (book.py). The broker's figures come only through the executor, so neither side is shown
 without the other: when the executor, or the gateway behind it, does not answer, the command
 says so and fails rather than show half a picture.
+
+With several executors (one per account) and no --account, every executor reconciles and the
+rows of each one's account are shown together (executors.merged); --accept needs --account.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from aftm_console.errors import (
     ServiceDown,
     ServiceRefused,
 )
+from aftm_console.executors import add_account_option, is_several, merged, statuses
 from aftm_console.parsing import Subparsers, UsageError, add_json_flag, an_account
 from aftm_console.render import say, say_json
 from aftm_console.services import Service, Services
@@ -59,7 +63,23 @@ def compare(services: Services, *, accept: bool = False) -> Reconciliation:
     """Ask the executor to reconcile now. Never repeated blind: a run applies missed fills and,
     with `accept`, adopts the broker's figures; a person looks at the result and runs it again."""
     timeout_ms = services.settings.timeout_ms * TIMEOUT_FACTOR
-    return services.ask(EXECUTOR, Reconcile(accept=accept), Reconciliation, timeout_ms=timeout_ms)
+    if accept or not is_several(services):
+        request = Reconcile(accept=accept)
+        return services.ask(EXECUTOR, request, Reconciliation, timeout_ms=timeout_ms)
+    found: list[tuple[str, Reconciliation]] = []
+    for endpoint, status in statuses(services):
+        if isinstance(status, ConsoleError):
+            raise status  # half a picture would look like a flat account
+        request = Reconcile()
+        found.append(
+            (
+                status.account,
+                services.ask(
+                    EXECUTOR, request, Reconciliation, timeout_ms=timeout_ms, endpoint=endpoint
+                ),
+            )
+        )
+    return merged(found)
 
 
 def show_positions(
@@ -79,6 +99,7 @@ def adopt_broker_figures(
     where they differ. With `as_json` only the final document goes to stdout; what a person
     reads before deciding goes to stderr."""
     tell = _to_stderr if as_json else say
+    services.endpoint(EXECUTOR)  # several executors: one must be picked (--account), or exit 2
     before = compare(services)
     tell(text(before))
     _require_compared(before)
@@ -151,6 +172,7 @@ def add_reconciliation_commands(commands: Subparsers) -> None:
     positions.add_argument(
         "--account", default="", type=an_account, help="only ACCOUNT (default: every account)"
     )
+    positions.set_defaults(picks_executor=True)
     add_json_flag(positions)
     positions.set_defaults(handler=live(_positions))
     reconcile = commands.add_parser(
@@ -166,6 +188,7 @@ def add_reconciliation_commands(commands: Subparsers) -> None:
         "--accept", action="store_true", help="adopt the broker's figures where they differ"
     )
     reconcile.add_argument("--yes", action="store_true", help="with --accept: do not ask")
+    add_account_option(reconcile)
     add_json_flag(reconcile)
     reconcile.set_defaults(handler=_reconcile_handler)
 

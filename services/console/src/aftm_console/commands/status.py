@@ -5,6 +5,9 @@ The executor's report carries its last reconciliation (book.py's summary, None w
 run yet), shown as one line under the table. Strategy and executor report the stored records
 they quarantined at their start (records they could not read), shown when there are any.
 
+With several strategy shards or executors listed, each has a row of its own: "strategy s1"
+(its shard's name, and the symbols it owns), "executor 1" (with the account it trades).
+
 Below the services, the market: the session now and the next open or close by TAIFEX's hours
 and holidays (aftm.market, read on the market clock: AFTM_MARKET_CLOCK_START fakes it), worked
 out here, so it shows even while every service is down. `--json` has it under "market".
@@ -16,10 +19,18 @@ import argparse
 from collections.abc import Callable
 from typing import TypeVar, cast
 
-from aftm.errors import AftmError
+from aftm.domain import limits
+from aftm.errors import AftmError, InvalidInput
 from aftm.market.calendar import load_calendar
 from aftm.market.clock import market_clock
-from aftm.wire.protocol import ExecutorStatus, GatewayHealth, GetExecutorStatus, GetHealth
+from aftm.wire.protocol import (
+    ExecutorStatus,
+    GatewayHealth,
+    GetExecutorStatus,
+    GetHealth,
+    GetShard,
+    ShardInfo,
+)
 from aftm_console.book import Summary, headline, summary
 from aftm_console.commands.common import live
 from aftm_console.contracts import describe_market, market_outlook, outlook_json
@@ -55,33 +66,73 @@ def collect_status(services: Services, *, timeout_ms: int | None = None) -> dict
             logged_in=health.logged_in,
             last_broker_event_age_s=round(age, 3) if health.last_broker_event_ns else None,
         )
-    listed, reports["strategy"] = _probe(
+    strategies = services.endpoints(Service.STRATEGY)
+    for number, endpoint in enumerate(strategies, start=1):
+        name, report = _strategy_report(services, endpoint, timeout_ms)
+        several = len(strategies) > 1
+        reports[f"strategy {name or number}" if several else "strategy"] = report
+    executors = services.endpoints(Service.EXECUTOR)
+    for number, endpoint in enumerate(executors, start=1):
+        name = f"executor {number}" if len(executors) > 1 else "executor"
+        reports[name] = _executor_report(services, endpoint, timeout_ms)
+    return reports
+
+
+def _strategy_report(
+    services: Services, endpoint: str, timeout_ms: int | None
+) -> tuple[str, Report]:
+    """The strategy's report and its shard's name ("" when unnamed or unknown)."""
+    listed, report = _probe(
         services,
         Service.STRATEGY,
-        lambda: every_condition(services, retries=0, timeout_ms=timeout_ms),
+        lambda: every_condition(services, retries=0, timeout_ms=timeout_ms, endpoint=endpoint),
         timeout_ms,
+        endpoint,
     )
-    if listed is not None:
-        reports["strategy"].update(
-            conditions=len(listed.conditions), quarantined=listed.quarantined
+    if listed is None:
+        return "", report
+    report.update(conditions=len(listed.conditions), quarantined=listed.quarantined)
+    try:
+        info = services.ask(
+            Service.STRATEGY, GetShard(), ShardInfo, timeout_ms=timeout_ms, endpoint=endpoint
         )
-    status, reports["executor"] = _probe(
+    except (ServiceDown, ServiceRefused):
+        return "", report  # a build from before shards, or gone since: the conditions tell
+    if not info.shard:
+        return "", report
+    try:
+        limits.check_shard(info.shard)
+        symbols = [limits.check_symbol(symbol, "symbols") for symbol in info.symbols[:256]]
+    except InvalidInput as invalid:
+        report["error"] = f"answered a bad ShardInfo: {invalid}"
+        return "", report
+    report.update(shard=info.shard, symbols=symbols)
+    return info.shard, report
+
+
+def _executor_report(services: Services, endpoint: str, timeout_ms: int | None) -> Report:
+    status, report = _probe(
         services,
         Service.EXECUTOR,
         lambda: services.ask(
-            Service.EXECUTOR, GetExecutorStatus(), ExecutorStatus, timeout_ms=timeout_ms
+            Service.EXECUTOR,
+            GetExecutorStatus(),
+            ExecutorStatus,
+            timeout_ms=timeout_ms,
+            endpoint=endpoint,
         ),
         timeout_ms,
+        endpoint,
     )
     if status is not None:
-        reports["executor"].update(
+        report.update(
             account=status.account or None,
             mode=status.mode.value,
             gateway_alive=status.gateway_alive,
             reconciliation=summary(status.reconciliation) if status.reconciliation else None,
             quarantined=status.quarantined,
         )
-    return reports
+    return report
 
 
 def show_status(services: Services, *, as_json: bool = False) -> dict[str, Report]:
@@ -96,8 +147,9 @@ def show_status(services: Services, *, as_json: bool = False) -> dict[str, Repor
         ]
         say(table(("service", "state", "endpoint", "details"), rows))
         say(f"market: {market_line}")
-        if "reconciliation" in reports["executor"]:
-            say(f"executor: last {last_reconciliation(reports['executor'])}")
+        for name, report in reports.items():
+            if "reconciliation" in report:
+                say(f"{name}: last {last_reconciliation(report)}")
         for name, report in reports.items():
             if report.get("quarantined"):
                 say(f"{name}: {quarantine_line(name, report)}")
@@ -116,7 +168,8 @@ def market_now() -> tuple[dict[str, object], str]:
 
 
 def quarantine_line(name: str, report: Report) -> str:
-    return f"quarantined: {report['quarantined']} records (see {QUARANTINE_HINT[name]})"
+    hint = QUARANTINE_HINT[name.split()[0]]  # "strategy s1": the strategy's store
+    return f"quarantined: {report['quarantined']} records (see {hint})"
 
 
 def is_all_up(reports: dict[str, Report]) -> bool:
@@ -133,6 +186,9 @@ def describe(report: Report) -> str:
         heard = "never heard from" if age is None else f"last broker event {age:.1f} s ago"
         return f"{report['broker']} broker, {session}, {heard}"
     if "conditions" in report:
+        if "shard" in report:
+            owned = ", ".join(cast(list[str], report["symbols"]))
+            return f"shard {report['shard']} ({owned}), conditions: {report['conditions']}"
         return f"conditions: {report['conditions']}"
     account = report["account"] or "no account selected"
     alive = "gateway alive" if report["gateway_alive"] else "gateway silent"
@@ -145,10 +201,14 @@ def last_reconciliation(report: Report) -> str:
 
 
 def _probe(
-    services: Services, service: Service, ask: Callable[[], T], timeout_ms: int | None
+    services: Services,
+    service: Service,
+    ask: Callable[[], T],
+    timeout_ms: int | None,
+    endpoint: str | None = None,
 ) -> tuple[T | None, Report]:
     """Ask once (a status must be quick, not retried); a failure becomes part of the report."""
-    report: Report = {"endpoint": services.endpoint(service), "up": False}
+    report: Report = {"endpoint": endpoint or services.endpoint(service), "up": False}
     try:
         reply = ask()
     except ServiceDown:

@@ -16,6 +16,7 @@ from aftm.market.costs import CostSchedule
 from aftm.market.products import product_of
 from aftm.wire.protocol import TradeList, TradeView
 from aftm_console.commands.common import live
+from aftm_console.executors import EXECUTOR, add_account_option, is_several
 from aftm_console.paging import newest_trades
 from aftm_console.parsing import Subparsers, add_json_flag, at_least_one
 from aftm_console.render import jsonable, say_json, say_table
@@ -142,8 +143,27 @@ def _with_costs(trade: TradeView, schedule: CostSchedule) -> dict[str, object]:
 def list_trades(
     services: Services, *, open_only: bool = False, limit: int = DEFAULT_LIMIT
 ) -> TradeList:
+    """The newest `limit` trades, newest last: of every executor's when several are listed
+    and none was picked (each trade names its account)."""
     # A read: safe to ask twice. Paged: a long history takes several requests.
-    return newest_trades(services, open_only=open_only, limit=limit)
+    if not is_several(services):
+        return newest_trades(services, open_only=open_only, limit=limit)
+    gathered = [
+        trade
+        for endpoint in services.endpoints(EXECUTOR)
+        for trade in newest_trades(
+            services, open_only=open_only, limit=limit, endpoint=endpoint
+        ).trades
+    ]
+    gathered.sort(key=lambda trade: (trade.opened_ns, trade.trade_id))
+    newest = tuple(gathered[-limit:])
+    oldest = newest[0] if newest else None
+    return TradeList(
+        newest,
+        oldest.opened_ns if oldest else 0,
+        oldest.trade_id if oldest else "",
+        more=len(gathered) > limit,
+    )
 
 
 def show_trades(
@@ -176,6 +196,7 @@ def add_trade_commands(commands: Subparsers) -> None:
         help=f"the newest N trades, newest last (default {DEFAULT_LIMIT})",
     )
     add_json_flag(parser)
+    add_account_option(parser)
     parser.set_defaults(handler=live(_trades))
 
 
