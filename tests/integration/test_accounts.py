@@ -5,6 +5,7 @@ loses and duplicates nothing. Judged from the gateway's own queries (tests/suppo
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,6 +16,8 @@ import zmq
 
 from aftm.domain.signals import Signal
 from aftm.domain.types import OrderStatus, Side
+from aftm.wire.protocol import ErrorCode, ManualOrder, SelectAccount
+from aftm_executor.trades import client_order_id
 from tests.support.accounts_rig import ACCOUNTS, AccountsDesk, Context
 from tests.support.executor_rig import a_signal, an_exit
 
@@ -78,3 +81,110 @@ def test_two_executors_trade_the_same_signals_each_on_its_own_account(
     assert all(order.status is OrderStatus.FILLED for order in desk.broker_orders())
     wanted = {"TXFL6": -2, "MXFL6": 1}
     desk.wait_for("each book to equal its account at the broker", lambda: agree(desk, wanted))
+
+
+# --- a fixed account ----------------------------------------------------------------------------
+
+
+def test_a_fixed_account_cannot_be_changed_by_the_console_nor_receive_another_s_orders(
+    desk: AccountsDesk,
+) -> None:
+    first, second = (desk.executors[a] for a in ACCOUNTS)
+
+    other = first.control.request(SelectAccount(second.account))
+    same = first.control.request(SelectAccount(first.account))
+    foreign = first.control.request(ManualOrder("m-foreign", "TXFL6", Side.BUY, 1, second.account))
+    own = first.control.request(ManualOrder("m-own", "TXFL6", Side.BUY, 1))
+
+    assert (other.ok, other.error_code) == (False, ErrorCode.REJECTED)
+    assert "AFTM_EXECUTOR_ACCOUNT_FIXED" in other.error
+    assert same.ok
+    assert (foreign.ok, foreign.error_code) == (False, ErrorCode.REJECTED)
+    assert "AFTM_EXECUTOR_ACCOUNT_FIXED" in foreign.error
+    assert own.ok, own.error
+    assert first.status().account == first.account
+    desk.wait_for("the manual order filled", lambda: settled_for(desk, first.account, 1))
+    assert [o.account for o in desk.broker_orders()] == [first.account]  # nothing on the other
+    assert first.metric(f'aftm_executor_account_info{{account="{first.account}"}}') == 1
+    assert second.metric(f'aftm_executor_account_info{{account="{second.account}"}}') == 1
+
+
+def test_a_journaled_selection_of_another_account_is_ignored_once_the_account_is_fixed(
+    desk: AccountsDesk,
+) -> None:
+    first, second = (desk.executors[a] for a in ACCOUNTS)
+    desk.kill_executor(first.account)
+    desk.start_executor(first.account, AFTM_EXECUTOR_ACCOUNT_FIXED="false")
+    assert first.control.request(SelectAccount(second.account)).ok  # journaled
+    desk.kill_executor(first.account)
+
+    desk.start_executor(first.account)  # fixed again
+
+    assert first.status().account == first.account
+    assert "journaled account selection ignored" in first.log()
+    desk.emit(an_entry("c1", Side.BUY, 1))
+    found = desk.wait_for("the entry on both accounts", lambda: settled(desk, 1))
+    assert all(len(ids) == 1 for ids in found.values())
+
+
+def settled_for(desk: AccountsDesk, account: str, count: int) -> bool:
+    return len(orders_by_account(desk).get(account, [])) == count
+
+
+# --- kill -9 ------------------------------------------------------------------------------------
+
+
+def test_an_executor_killed_mid_stream_loses_and_duplicates_nothing_at_the_broker(
+    desk: AccountsDesk,
+) -> None:
+    victim = ACCOUNTS[1]
+    entries = [
+        an_entry(f"k{n}", Side.SELL if n % 3 == 0 else Side.BUY, 1 + n % 3) for n in range(12)
+    ]
+    for n, entry in enumerate(entries):
+        desk.emit(entry)
+        if n == 5:
+            desk.kill_executor(victim)  # signals keep coming while it is dead
+        time.sleep(0.05)
+    exits = [an_exit(entry) for entry in entries[:6]]
+    for exit_signal in exits:
+        desk.emit(exit_signal)
+
+    desk.start_executor(victim)
+
+    desk.wait_for("every signal settled on each account", lambda: all_settled(desk, entries))
+    wanted = {"TXFL6": sum(e.side.sign * e.quantity for e in entries[6:])}
+    wanted = {symbol: lots for symbol, lots in wanted.items() if lots}
+    desk.wait_for("each book to equal its account at the broker", lambda: agree(desk, wanted))
+    time.sleep(1.0)  # a duplicate or a late order would have reached the broker by now
+    placed = Counter(o.client_order_id for o in desk.broker_orders())
+    assert [i for i, n in placed.items() if n > 1] == []
+    assert all_settled(desk, entries)
+
+
+def all_settled(desk: AccountsDesk, entries: list[Signal]) -> bool:
+    """On every account, at the broker: each entry without an exit filled once; each entry
+    with one either filled and closed by it, or neither sent (an entry still held when its exit
+    came is refused, logged and counted: nothing to close). No other order."""
+    orders = desk.broker_orders()
+    for account in ACCOUNTS:
+        filled = Counter(
+            o.client_order_id
+            for o in orders
+            if o.account == account and o.status is OrderStatus.FILLED
+        )
+        expected = 0
+        for n, entry in enumerate(entries):
+            entered = filled[client_order_id(account, entry.id)]
+            if n >= 6:
+                if entered != 1:
+                    return False
+                expected += 1
+                continue
+            exited = filled[client_order_id(account, an_exit(entry).id)]
+            if entered != exited or entered > 1:
+                return False
+            expected += 2 * entered
+        if sum(o.account == account for o in orders) != expected:
+            return False
+    return True

@@ -10,6 +10,7 @@ socket per executor. The broker's side of the story comes from the gateway's own
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,14 @@ class AccountExecutor:
             for p in positions
             if p.account == self.account and p.net_quantity
         }
+
+    def metric(self, sample: str) -> float | None:
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=2) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(sample + " "):
+                    return float(line.rsplit(" ", 1)[1])
+        return None
 
     def log(self) -> str:
         return "\n".join(path.read_text(errors="replace")[-3000:] for path in self.logs[-2:])

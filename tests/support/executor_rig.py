@@ -304,8 +304,8 @@ class StrategyDouble:
     """Answers the resync's ListSignalIds and GetSignals from a thread; `signals` is what the
     strategy says it emitted."""
 
-    def __init__(self, context: Context) -> None:
-        self.router = make_socket(context, zmq.ROUTER, bind="tcp://127.0.0.1:*")
+    def __init__(self, context: Context, bind: str = "tcp://127.0.0.1:*") -> None:
+        self.router = make_socket(context, zmq.ROUTER, bind=bind)  # a shard back where it was
         self.endpoint = bound_endpoint(self.router)
         self.signals: list[Signal] = []  # position i + 1 in the strategy's store
         self.asked = 0

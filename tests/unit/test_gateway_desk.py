@@ -235,3 +235,20 @@ def test_the_largest_orders_taifex_allows_pass() -> None:
     check_request(
         replace(an_order(), order_type=OrderType.LIMIT, quantity=100, price=Decimal("23000.0"))
     )
+
+
+def test_an_id_placed_for_one_account_is_refused_for_another_not_answered_with_its_result(
+    broker: LateBroker, journal: Journal
+) -> None:
+    """One gateway serves an executor per account: an id is one account's order, and a second
+    account asking under it must hear so, not take the first one's order as its own."""
+    broker.answers = True
+    desk = OrderDesk(broker, journal)
+    desk.settle(desk.place(an_order(), now_ns=1))
+
+    with pytest.raises(InvalidInput) as refused:
+        desk.place(replace(an_order(), account="ACC-2"), now_ns=2)
+
+    assert refused.value.field == "client_order_id"
+    assert broker.sent == ["A1"]
+    assert [order.account for order in broker.book] == [ACCOUNT]

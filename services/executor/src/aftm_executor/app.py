@@ -52,8 +52,7 @@ def main() -> int:
             "executor cannot start: journal failed path={} error={}", settings.journal_path, error
         )
         return EXIT_CANNOT_START
-    if settings.account and not journal.account():
-        journal.set_account(settings.account)
+    _take_account(settings, journal)
     registry = CollectorRegistry()
     metrics = ExecutorMetrics(registry)
     try:
@@ -103,17 +102,21 @@ def main() -> int:
     orders: PipelinedClient[Sent] = PipelinedClient(
         context, settings.gateway_connect, timeout_ms=timeout_ms, setup=to_gateway
     )
-    strategy = ReliableClient(
-        context,
-        settings.strategy_connect,
-        timeout_ms=timeout_ms,
-        setup=security.client(Role.STRATEGY),
+    to_strategy = security.client(Role.STRATEGY)
+    strategies = [
+        (shard, ReliableClient(context, shard, timeout_ms=timeout_ms, setup=to_strategy))
+        for shard in settings.strategy_connect
+    ]
+    clients: tuple[ReliableClient | PipelinedClient[Sent], ...] = (
+        gateway,
+        orders,
+        *(client for _, client in strategies),
     )
     executor = Executor(
         journal=journal,
         gateway=gateway,
         orders=orders,
-        strategy=strategy,
+        strategies=strategies,
         sockets=sockets,
         policy=Policy(
             limits=Limits(
@@ -136,6 +139,7 @@ def main() -> int:
             reconcile_settle_s=settings.reconcile_settle_s,
         ),
         security=security,
+        fixed_account=settings.account if settings.account_fixed else "",
     )
     try:
         server = MetricsServer(
@@ -144,13 +148,14 @@ def main() -> int:
     except OSError as error:
         logger.error("executor cannot start: metrics server failed error={}", error)
         security.stop()
-        _close(context, journal, (gateway, orders, strategy), sockets)
+        _close(context, journal, clients, sockets)
         return EXIT_CANNOT_START
     logger.info(
-        "executor listening curve={} signals={} control={} metrics={}:{}",
+        "executor listening curve={} signals={} control={} strategies={} metrics={}:{}",
         "on" if security.secure else "OFF",
         settings.signal_bind,
         settings.control_bind,
+        ",".join(settings.strategy_connect),
         settings.metrics_host,
         server.port,
     )
@@ -159,8 +164,26 @@ def main() -> int:
     finally:
         server.stop()
         security.stop()
-        _close(context, journal, (gateway, orders, strategy), sockets)
+        _close(context, journal, clients, sockets)
     return 0
+
+
+def _take_account(settings: ExecutorSettings, journal: Journal) -> None:
+    """The account from the settings: always when fixed (a journaled selection of another one
+    is ignored, with a warning), else only until the console selects one."""
+    journaled = journal.account()
+    if not settings.account_fixed:
+        if settings.account and not journaled:
+            journal.set_account(settings.account)
+        return
+    if journaled and journaled != settings.account:
+        logger.warning(
+            "journaled account selection ignored account={} fixed={} (AFTM_EXECUTOR_ACCOUNT_FIXED)",
+            journaled,
+            settings.account,
+        )
+    if journaled != settings.account:
+        journal.set_account(settings.account)
 
 
 def _sessions(settings: ExecutorSettings) -> Sessions:

@@ -4,6 +4,10 @@ reconciliation with the broker.
 Choices are journaled, so a restarted executor keeps trading the way it was told to. A manual
 order is a trade of its own, decided by the same trade model as a signal's (same risk checks,
 journaled, in the book); flatten closes every live trade through that same lifecycle.
+
+An executor whose account is fixed by its settings (AFTM_EXECUTOR_ACCOUNT_FIXED: one executor
+per account, as a desk's stack runs them) refuses to select another account and refuses manual
+orders for another: that account has an executor of its own, whose book would not know them.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from aftm_executor.reconciler import Reconciler
 from aftm_executor.trades import Phase, Trade
 from aftm_executor.views import trade_view
 
+FIXED_BY = "AFTM_EXECUTOR_ACCOUNT_FIXED"
+
 
 class Control:
     def __init__(
@@ -55,7 +61,9 @@ class Control:
         desk: OrderDesk,
         status: Callable[[], ExecutorStatus],
         reconciler: Reconciler,
+        fixed_account: str = "",  # empty: the console may select any account the broker has
     ) -> None:
+        self._fixed_account = fixed_account
         self._journal = journal
         self._gateway = gateway
         self._desk = desk
@@ -138,6 +146,10 @@ class Control:
             limits.check_account(account)
         except InvalidInput as invalid:
             return error(request, ErrorCode.INVALID, str(invalid))
+        if self._fixed_account:
+            if account == self._fixed_account:
+                return ok(request, self._status())  # what it trades already
+            return error(request, ErrorCode.REJECTED, self._fixed(account, "select"))
         try:
             # Listing accounts changes nothing at the gateway, so it is safe to ask twice.
             reply = self._gateway.request(ListAccounts(), retries=1)
@@ -164,6 +176,8 @@ class Control:
         account = body.account.strip() or self._journal.account()
         if not account:
             return error(request, ErrorCode.INVALID, "no account given and none selected")
+        if self._fixed_account and account != self._fixed_account:
+            return error(request, ErrorCode.REJECTED, self._fixed(account, "order for"))
         trade = trades.manual(
             body.order_id,
             account,
@@ -184,6 +198,13 @@ class Control:
         if stored.refused and stored.phase is Phase.DONE and not stored.orders:
             return error(request, ErrorCode.REJECTED, stored.refused)
         return ok(request, self._view(stored))
+
+    def _fixed(self, account: str, what: str) -> str:
+        logger.warning("account refused account={} fixed={}", account, self._fixed_account)
+        return (
+            f"cannot {what} account {account!r}: this executor trades only"
+            f" {self._fixed_account!r} ({FIXED_BY} is true); use that account's executor"
+        )
 
     def _view(self, trade: Trade) -> TradeView:
         fills = self._journal.fill_values(order.client_order_id for order in trade.orders)

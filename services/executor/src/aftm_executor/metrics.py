@@ -186,6 +186,25 @@ class ExecutorMetrics:
             "Fills found in the gateway's fill ledger that no report had brought, applied",
             registry=registry,
         )
+        self.account = Gauge(
+            "aftm_executor_account_info",
+            "1 for the account this executor trades (one executor per account on a desk)",
+            ["account"],
+            registry=registry,
+        )
+        self.strategy_up = Gauge(
+            "aftm_executor_strategy_up",
+            "1 while a strategy shard answers the signal resync, 0 after it did not",
+            ["strategy"],
+            registry=registry,
+        )
+        self.strategy_failures = Counter(
+            "aftm_executor_strategy_failures_total",
+            "Resync and fetch requests a strategy shard did not answer (it is asked again later)",
+            ["strategy"],
+            registry=registry,
+        )
+        self._account_shown = ""
         for result in RECONCILE_RESULTS:
             self.reconciliations.labels(result=result)
         for result in ORDER_RESULTS:
@@ -198,3 +217,13 @@ class ExecutorMetrics:
 
     def track_heartbeat_age(self, age_s: Callable[[], float]) -> None:
         self.heartbeat_age.set_function(age_s)
+
+    def show_account(self, account: str) -> None:
+        """Label the account traded now, so dashboards tell executors apart (none: no series)."""
+        if account == self._account_shown:
+            return
+        if self._account_shown:
+            self.account.remove(self._account_shown)
+        if account:
+            self.account.labels(account=account).set(1)
+        self._account_shown = account

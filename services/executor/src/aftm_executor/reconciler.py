@@ -73,7 +73,11 @@ class Reconciler:
         metrics: ExecutorMetrics,
         *,
         settle_s: float,
+        fixed_account: str = "",
     ) -> None:
+        # One executor per account: its book is compared with that account only, as the
+        # broker's other accounts are other executors' (and would differ from this book).
+        self._fixed_account = fixed_account
         self._journal = journal
         self._gateway = gateway
         self._desk = desk
@@ -164,7 +168,9 @@ class Reconciler:
         return applied
 
     def _accounts(self) -> set[str]:
-        """Every account the executor trades or holds a position in."""
+        """Every account the executor trades or holds a position in (its fixed one only)."""
+        if self._fixed_account:
+            return {self._fixed_account}
         accounts = {p.account for p in self._journal.positions() if p.net_quantity}
         accounts |= self._journal.live_accounts()  # not live_trades(): each read is a query
         accounts.add(self._journal.account())

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import zmq
 from loguru import logger
@@ -29,49 +29,38 @@ from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import (
     FILL_TOPIC,
     HEARTBEAT_TOPIC,
-    MAX_SIGNAL_PAGE,
     ORDER_TOPIC,
     ExecutorStatus,
     GatewayHealth,
     GatewayHeartbeat,
     GetHealth,
-    GetSignals,
-    ListSignalIds,
     OrderUpdated,
     ReconcileState,
-    SignalIdList,
-    SignalList,
 )
 from aftm.wire.reliable import ReliableClient, RequestTimedOut
 from aftm.wire.sockets import InvalidRequest, forbidden, read_request, reply_frames
 from aftm_executor.control import Control
-from aftm_executor.desk import MISSING, OrderDesk, Policy, Sent
+from aftm_executor.desk import OrderDesk, Policy, Sent
 from aftm_executor.journal import Journal
 from aftm_executor.loss import DailyLoss
 from aftm_executor.marks import LastPrices
 from aftm_executor.metrics import ExecutorMetrics
 from aftm_executor.reconciler import Reconciler
 from aftm_executor.risk import GatewayState
+from aftm_executor.shards import StrategyShards
 from aftm_executor.watch import GatewayWatch
-
-Answer = TypeVar("Answer")
 
 POLL_MS = 100  # how often the stop event is looked at
 HOUSEKEEPING_S = 1.0  # resolve unknown orders this often
 SWEEP_S = 0.25  # decide again the trades that wait (backoffs, holds): the exit retry's grain
 PRUNE_S = 3600.0  # forget done trades past the retention this often
-RESYNC_CURSOR = "resync_after"  # settings key: the strategy store position resynced up to
-RESYNC_RETRY_S = 5.0  # after a failed signal resync; a success waits `resync_interval_s`
-RESYNC_TIMEOUT_MS = 1000  # the strategy answers from memory; don't stall the loop longer
-RESYNC_PAGE = 5000  # ids per ListSignalIds request: ~100 KB, far below the frame cap
 PROBE_TIMEOUT_MS = 300  # a silent gateway is asked for its health this long, once a second
 RECONCILE_RETRY_S = 2.0  # after a reconciliation the gateway did not answer
-RESYNC_MAX_PAGES = 20  # per resync, so a long history cannot stall the loop; the rest follows
 
 
 @dataclass(frozen=True, slots=True)
 class Sockets:
-    signals: zmq.Socket[bytes]  # PULL, bound: signals pushed by the strategy
+    signals: zmq.Socket[bytes]  # PULL, bound: signals pushed by every strategy shard
     reports: zmq.Socket[bytes]  # SUB to the gateway PUB: order updates, fills, heartbeats
     control: zmq.Socket[bytes]  # ROUTER, bound: the console's requests
 
@@ -93,12 +82,13 @@ class Executor:
         journal: Journal,
         gateway: ReliableClient,
         orders: PipelinedClient[Sent],
-        strategy: ReliableClient,
+        strategies: Sequence[tuple[str, ReliableClient]],  # (endpoint, client) per shard
         sockets: Sockets,
         policy: Policy,
         metrics: ExecutorMetrics,
         timing: Timing,
         security: Security | None = None,
+        fixed_account: str = "",  # AFTM_EXECUTOR_ACCOUNT when AFTM_EXECUTOR_ACCOUNT_FIXED
     ) -> None:
         # Without security (tests wiring sockets by hand) every peer passes, as with plain TCP.
         security = security or Security.insecure()
@@ -108,7 +98,9 @@ class Executor:
             lambda socket: metrics.message_failures.labels(socket=socket).inc()
         )
         self._journal = journal
-        self._strategy = strategy
+        self._shards = StrategyShards(
+            strategies, journal, metrics, self._accept, interval_s=timing.resync_interval_s
+        )
         self._sockets = sockets
         self._orders = orders
         self._metrics = metrics
@@ -122,27 +114,30 @@ class Executor:
             metrics,
             self.watch.state,
             self._entries_blocked,
-            self._fetch_signal,
+            self._shards.fetch,
             last_price=LastPrices(gateway).get,
         )
         self._gateway = gateway
         self._reconciler = Reconciler(
-            journal, gateway, self._desk, metrics, settle_s=timing.reconcile_settle_s
+            journal,
+            gateway,
+            self._desk,
+            metrics,
+            settle_s=timing.reconcile_settle_s,
+            fixed_account=fixed_account,
         )
         self._reconcile_due = 0.0
         self._reports_awaited_since: float | None = None  # monotonic; None: none awaited
-        self._control = Control(journal, gateway, self._desk, self.status, self._reconciler)
+        self._control = Control(
+            journal, gateway, self._desk, self.status, self._reconciler, fixed_account
+        )
         self._loss = DailyLoss(journal, gateway, metrics, timing.daily_loss_limit_twd)
-        self._resync_due = 0.0
-        # The strategy store position already resynced: kept, so a restart does not page
-        # through the whole history again.
-        self._resync_after = int(journal.setting(RESYNC_CURSOR) or 0)
         self._prune_due = 0.0
-        self._taken: set[str] = set()  # signal ids journaled since the last resync page
         self._unresolved = 0
         self._counted_at = -1  # journal changes at the last count of unresolved orders
         metrics.track_heartbeat_age(self.watch.age_s)
         metrics.quarantined.set(journal.quarantined)
+        metrics.show_account(journal.account())
 
     def run(self, stop: threading.Event) -> None:
         logger.info(
@@ -198,11 +193,14 @@ class Executor:
     def _recover(self, stop: threading.Event) -> None:
         """Finish what a previous run started, fetch what was emitted while it was down, then
         meet the broker: fills missed, working orders, positions."""
-        for step in (self._desk.resolve, self._desk.sweep, self._resync, self._reconcile):
+        for step in (self._desk.resolve, self._desk.sweep, self._resync_all, self._reconcile):
             if stop.is_set():
                 return  # each step may wait on a peer; a stop request should not
             step()
         self._count_unresolved()
+
+    def _resync_all(self) -> None:
+        self._shards.resync(everyone=True)
 
     def _housekeep(self) -> None:
         if self.watch.state() in (GatewayState.SILENT, GatewayState.STARTING):
@@ -214,8 +212,7 @@ class Executor:
             self._loss.check()
             if time.monotonic() >= self._reconcile_due or self._reports_lost():
                 self._reconcile()
-        if time.monotonic() >= self._resync_due:
-            self._resync()
+        self._shards.resync()  # the shards that are due
         if time.monotonic() >= self._prune_due:
             self._prune()
         self._count_unresolved()  # here, not per order: it is a query, and a gauge
@@ -265,79 +262,6 @@ class Executor:
                 "journal pruned trades={} retention_days={}", pruned, self._timing.retention_days
             )
 
-    def _resync(self) -> None:
-        """Journal and act on every signal the strategy emitted that never reached us.
-
-        Pages forward from the last store position seen (0 after a start), so a periodic resync
-        costs only what is new; the cursor advances only past signals that are now journaled.
-        """
-        for _ in range(RESYNC_MAX_PAGES):
-            before = self._resync_after
-            page = self._resync_page()
-            if page is None:
-                self._resync_due = time.monotonic() + RESYNC_RETRY_S
-                return
-            if len(page.ids) < RESYNC_PAGE or self._resync_after <= before:
-                break
-        else:
-            self._resync_due = time.monotonic()  # more pages wait: continue on the next round
-            return
-        self._resync_due = time.monotonic() + self._timing.resync_interval_s
-
-    def _resync_page(self) -> SignalIdList | None:
-        """One page of ids; the whole signals are asked for only where an id is missing here.
-
-        Ids are cheap on both sides, where whole signals made each periodic resync stall the
-        strategy and this loop for tens of milliseconds.
-        """
-        query = ListSignalIds(after=self._resync_after, limit=RESYNC_PAGE)
-        page = self._ask_strategy(query, SignalIdList)
-        if page is None:
-            return None
-        # Ids journaled by this run need no query; the rest are looked up in the journal.
-        unknown = self._journal.unknown_signals(i for i in page.ids if i not in self._taken)
-        self._taken.clear()  # every id taken so far is at or below this page's end, or later
-        if unknown and not self._recover_signals([i for i in page.ids if i in unknown]):
-            return None
-        if page.last > self._resync_after:
-            self._resync_after = page.last
-            self._journal.set_setting(RESYNC_CURSOR, str(page.last))
-        return page
-
-    def _recover_signals(self, ids: list[str]) -> bool:
-        """Fetch the signals with these ids and take them; False if the strategy did not say."""
-        for start in range(0, len(ids), MAX_SIGNAL_PAGE):
-            query = GetSignals(tuple(ids[start : start + MAX_SIGNAL_PAGE]))
-            found = self._ask_strategy(query, SignalList)
-            if found is None:
-                return False
-            # In the strategy store's order, as the strategy emitted them: wall-clock stamps may
-            # tie or go back, and an exit taken before its entry would wait for it.
-            for signal in found.signals:
-                logger.warning("signal recovered from the strategy signal_id={}", signal.id)
-                self._accept(signal)
-        return True
-
-    def _fetch_signal(self, signal_id: str) -> Signal | str | None:
-        """One signal from the strategy's store: the signal, MISSING, or None (no answer)."""
-        found = self._ask_strategy(GetSignals((signal_id,)), SignalList)
-        if found is None:
-            return None
-        return next((s for s in found.signals if s.id == signal_id), MISSING)
-
-    def _ask_strategy(self, query: object, answer: type[Answer]) -> Answer | None:
-        """The strategy's `answer` to a resync query; None (logged) if it gave none."""
-        try:
-            timeout_ms = min(self._strategy.timeout_ms, RESYNC_TIMEOUT_MS)
-            reply = self._strategy.request(query, timeout_ms=timeout_ms)
-        except RequestTimedOut:
-            logger.warning("signal resync failed reason=strategy did not answer")
-            return None
-        if not reply.ok or not isinstance(reply.body, answer):
-            logger.warning("signal resync failed reason={}", reply.error or f"no {answer.__name__}")
-            return None
-        return reply.body
-
     def _count_unresolved(self) -> None:
         changes = self._journal.changes
         if changes == self._counted_at:
@@ -384,7 +308,7 @@ class Executor:
             self._metrics.duplicate_signals.inc()
             logger.warning("duplicate signal ignored signal_id={}", signal.id)
             return
-        self._taken.add(signal.id)
+        self._shards.taken(signal.id)
         # DEBUG: "order sending", "signal waiting" or "signal rejected" was logged at INFO
         # with the signal id, so INFO holds one line per signal, not two.
         logger.debug(
@@ -450,6 +374,7 @@ class Executor:
             reply = forbidden(request, refused)
         else:
             reply = self._guard.reply("control", request, self._control.answer)
+            self._metrics.show_account(self._journal.account())  # a selection may change it
         self._sockets.control.send_multipart(reply_frames(identity, reply))
 
     def _malformed(self, socket: str, problem: DecodeError) -> None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from aftm.domain.limits import INT64_MAX, MAX_MARKET_ORDER_QUANTITY, check_account
 from aftm.errors import InvalidInput
 from aftm.security.settings import KeySettings
 from aftm.settings import check_endpoint, check_file_path, check_host, check_log_level
 from aftm_executor.protection import DEFAULT_POINTS, parse_points
+
+# Comma-separated in the environment (not JSON): one endpoint per strategy shard.
+Endpoints = Annotated[tuple[str, ...], NoDecode]
+MAX_STRATEGY_SHARDS = 32  # each is asked at every resync: far more than a desk runs
 
 
 class ExecutorSettings(KeySettings):
@@ -22,14 +26,19 @@ class ExecutorSettings(KeySettings):
     control_bind: str = "tcp://127.0.0.1:5559"
     gateway_connect: str = "tcp://127.0.0.1:5556"
     gateway_pub_connect: str = "tcp://127.0.0.1:5555"
-    strategy_connect: str = "tcp://127.0.0.1:5557"
+    # Every strategy shard's control endpoint: the resync asks each for what it emitted.
+    strategy_connect: Endpoints = ("tcp://127.0.0.1:5557",)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9103, ge=0, le=65535)
     log_level: str = "INFO"
     log_json: bool = False
     journal_path: Path = Path("var/executor-journal.sqlite")
-    # Used until the console selects one (the selection is journaled and wins after that).
-    account: str = ""
+    # One executor per account (a desk's stack): the account is AFTM_EXECUTOR_ACCOUNT, always;
+    # the console cannot select another and manual orders for another are refused.
+    account_fixed: bool = False
+    # Without account_fixed: used until the console selects one (the selection is journaled
+    # and wins after that).
+    account: str = Field(default="", validate_default=True)
     # At most TAIFEX's limit for market orders, which also bounds protected (limit) ones.
     max_lots_per_order: int = Field(default=10, ge=1, le=MAX_MARKET_ORDER_QUANTITY)
     max_net_position: int = Field(default=20, ge=1, le=INT64_MAX)
@@ -83,10 +92,39 @@ class ExecutorSettings(KeySettings):
     def _bind_endpoint(cls, value: str) -> str:
         return check_endpoint(value, binding=True)
 
-    @field_validator("gateway_connect", "gateway_pub_connect", "strategy_connect")
+    @field_validator("gateway_connect", "gateway_pub_connect")
     @classmethod
     def _connect_endpoint(cls, value: str) -> str:
         return check_endpoint(value, binding=False)
+
+    @field_validator("strategy_connect", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(","))
+        return value
+
+    @field_validator("strategy_connect")
+    @classmethod
+    def _strategy_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Each a connect endpoint; none empty (a stray comma is a typo, not a shard), none
+        twice (one shard asked twice would share one resync cursor)."""
+        if not value or value == ("",):
+            raise ValueError("needs at least one endpoint")
+        if len(value) > MAX_STRATEGY_SHARDS:
+            raise ValueError(f"lists {len(value)} endpoints, at most {MAX_STRATEGY_SHARDS}")
+        endpoints: list[str] = []
+        for number, text in enumerate(value, start=1):
+            if not text:
+                raise ValueError(f"endpoint {number} is empty (a stray comma?)")
+            try:
+                endpoint = check_endpoint(text, binding=False)
+            except ValueError as bad:
+                raise ValueError(f"endpoint {number}: {bad}") from None
+            if endpoint in endpoints:
+                raise ValueError(f"endpoint {number} {endpoint!r} is listed twice")
+            endpoints.append(endpoint)
+        return tuple(endpoints)
 
     @field_validator("metrics_host")
     @classmethod
@@ -105,11 +143,13 @@ class ExecutorSettings(KeySettings):
 
     @field_validator("account")
     @classmethod
-    def _account(cls, value: str) -> str:
+    def _account(cls, value: str, info: ValidationInfo) -> str:
         account = value.strip()
-        if account:  # empty: none until the console selects one
+        if account:
             try:
                 check_account(account)
             except InvalidInput as error:
                 raise ValueError(error.message) from None
+        elif info.data.get("account_fixed"):  # unfixed, empty: none until the console selects
+            raise ValueError("is required when AFTM_EXECUTOR_ACCOUNT_FIXED is true")
         return account
