@@ -28,8 +28,10 @@ from aftm.wire.protocol import (
     HEARTBEAT_TOPIC,
     TICK_TOPIC,
     AddCondition,
+    ConditionList,
     ErrorCode,
     GetShard,
+    ListConditions,
     Reply,
     ShardInfo,
 )
@@ -441,3 +443,38 @@ def test_every_signal_reaches_every_executor_and_a_stopped_one_holds_back_no_oth
         loop.join(2)
         store.close()
     assert not loop.is_alive()
+
+
+def test_a_store_moved_to_a_shard_keeps_its_ids_and_names_what_hears_no_ticks(
+    tmp_path: Path, context: Context
+) -> None:
+    store_path = tmp_path / "strategy.sqlite"
+    store = StrategyStore.open(store_path)
+    store.add(a_condition(id="old-tx", symbol="TXFL6"))
+    store.add(a_condition(id="old-tm", symbol="TMFL6"))
+    store.close()
+    control = endpoint()
+    env = {
+        "AFTM_STRATEGY_CONTROL_BIND": control,
+        "AFTM_STRATEGY_METRICS_PORT": str(free_port()),
+        "AFTM_STRATEGY_STORE_PATH": str(store_path),
+        "AFTM_STRATEGY_TICK_CONNECT": endpoint(),
+        "AFTM_STRATEGY_SIGNAL_CONNECT": endpoint(),
+        "AFTM_STRATEGY_SHARD": "s1",
+        "AFTM_STRATEGY_SYMBOLS": "TXFL6",
+    }
+    process = ServiceProcess("aftm_strategy", env, tmp_path / "strategy.log").start()
+    try:
+        client = ReliableClient(context, control, timeout_ms=5000)
+        try:
+            listed = client.request(ListConditions(), retries=2)
+        finally:
+            client.close()
+        log = process.log()
+    finally:
+        process.kill()
+
+    assert isinstance(listed.body, ConditionList), listed
+    assert [c.id for c in listed.body.conditions] == ["old-tx", "old-tm"]
+    assert "condition hears no ticks id=old-tm symbol=TMFL6" in log
+    assert "id=old-tx" not in log
