@@ -13,6 +13,7 @@
 # uv.lock) and gets a CycloneDX SBOM of its locked requirements in deploy/.sbom/<role>.cdx.json.
 # No label holds the build time, so two builds of one commit are labelled alike.
 # AFTM_SOURCE_URL sets org.opencontainers.image.source (default: the git remote `origin`).
+# AFTM_NO_CACHE=1 builds the role images without Docker's build cache (to check a rebuild).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -54,7 +55,8 @@ write_sbom() {
 }
 
 for role in gateway strategy executor; do
-  docker build --quiet -f "$REPO/deploy/docker/Dockerfile" --target "$role" \
+  docker build --quiet ${AFTM_NO_CACHE:+--no-cache} -f "$REPO/deploy/docker/Dockerfile" \
+    --target "$role" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "GATEWAY_DOTNET=$GATEWAY_DOTNET" \
     "${PROVENANCE[@]}" --label "$BUILD_LABEL" -t "aftm/$role:$TAG" "$REPO" >/dev/null
   requirements=$REPO/deploy/.wheelhouse/requirements-$role.txt
