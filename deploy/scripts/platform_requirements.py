@@ -63,6 +63,10 @@ PLATFORM_TAGS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+# How many of a package's unusable wheels an error names (some packages have dozens).
+SHOWN_WHEELS = 3
+
+
 @dataclass(frozen=True)
 class Pin:
     """One exported requirement: `name==version`, its marker (if any) and its hashes."""
@@ -150,7 +154,9 @@ def missing_wheels(target: str, lock: Mapping[str, Any], pins: list[Pin]) -> lis
         if files is None:
             problems.append(f"{pin.name}=={pin.version}: not in uv.lock")
         elif not any(tags & parse_wheel_filename(name)[3] for name in files):
-            found = ", ".join(files) if files else "no wheels at all (source only)"
+            found = ", ".join(files[:SHOWN_WHEELS]) if files else "no wheels at all (source only)"
+            if len(files) > SHOWN_WHEELS:
+                found += f" and {len(files) - SHOWN_WHEELS} more"
             problems.append(f"{pin.name}=={pin.version}: no {target} wheel for cp311 ({found})")
     return problems
 
@@ -162,7 +168,7 @@ def check_wheels(target: str, lock_path: str, requirement_paths: list[str]) -> i
     for path in requirement_paths:
         pins = read_pins(Path(path).read_text())
         count += len(pins)
-        problems += [f"{path}: {line}" for line in missing_wheels(target, lock, pins)]
+        problems += [f"{Path(path).name}: {line}" for line in missing_wheels(target, lock, pins)]
     for line in problems:
         sys.stderr.write(f"[wheels] {line}\n")
     if problems:

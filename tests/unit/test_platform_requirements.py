@@ -131,13 +131,13 @@ def test_windows_wheels_names_each_package_that_cannot_install(tmp_path: Path, l
     assert done.returncode == 1
     problems = [line for line in done.stderr.splitlines() if ": " in line]
     assert problems == [
-        f"[wheels] {bad}: linux-only==4.0: no windows wheel for cp311"
+        f"[wheels] {bad.name}: linux-only==4.0: no windows wheel for cp311"
         " (linux_only-4.0-cp311-cp311-manylinux_2_17_x86_64.whl)",
-        f"[wheels] {bad}: old-python==5.0: no windows wheel for cp311"
+        f"[wheels] {bad.name}: old-python==5.0: no windows wheel for cp311"
         " (old_python-5.0-cp310-cp310-win_amd64.whl)",
-        f"[wheels] {bad}: source-only==6.0: no windows wheel for cp311"
+        f"[wheels] {bad.name}: source-only==6.0: no windows wheel for cp311"
         " (no wheels at all (source only))",
-        f"[wheels] {bad}: gone==7.0: not in uv.lock",
+        f"[wheels] {bad.name}: gone==7.0: not in uv.lock",
     ]
     assert "4 requirement(s) cannot install on windows" in done.stderr
 
@@ -147,3 +147,20 @@ def test_the_linux_only_package_passes_for_linux(tmp_path: Path, lock: Path) -> 
     requirements.write_text(pins("linux-only==4.0", "pure-one==1.0"))
 
     assert run("check-wheels", "linux", lock, requirements).returncode == 0
+
+
+def test_a_package_with_many_unusable_wheels_names_three(tmp_path: Path) -> None:
+    wheels = ", ".join(
+        f'{{ url = "https://files.example/many-1.0-cp311-cp311-manylinux_2_{n}_x86_64.whl" }}'
+        for n in range(17, 23)
+    )
+    lock = tmp_path / "uv.lock"
+    lock.write_text(f'[[package]]\nname = "many"\nversion = "1.0"\nwheels = [{wheels}]\n')
+    requirements = tmp_path / "requirements-strategy.txt"
+    requirements.write_text(pins("many==1.0"))
+
+    done = run("check-wheels", "windows", lock, requirements)
+
+    assert done.returncode == 1
+    assert "many-1.0-cp311-cp311-manylinux_2_19_x86_64.whl and 3 more)" in done.stderr
+    assert "manylinux_2_20" not in done.stderr
