@@ -43,10 +43,13 @@ build_dist() {
   local epoch
   epoch=$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || echo 315532800)
   rm -rf "$work/dist"
+  # Each wheel is built from the distribution's sdist, in a scratch folder: files left in a
+  # source folder's build/ by an earlier build can never slip into it.
   for package in aftm-shared aftm-gateway aftm-strategy aftm-executor; do
-    (cd "$REPO" && SOURCE_DATE_EPOCH=$epoch "$UV" build --quiet --wheel \
-      --package "$package" -o "$work/dist")
+    (cd "$REPO" && SOURCE_DATE_EPOCH=$epoch "$UV" build --quiet --package "$package" \
+      -o "$work/dist")
   done
+  rm -f "$work"/dist/*.tar.gz
   rm -rf "$DIST"
   mv "$work/dist" "$DIST"
   say "project wheels: $(cd "$DIST" && echo *.whl)"
