@@ -4,7 +4,8 @@
 #
 # Idempotent and non-interactive (root, Debian/Ubuntu): when mcs, mono and libmonosgen are
 # already there it only says so (well under a second). pythonnet itself is a Python package in
-# requirements-dev.txt (and the gateway's `pfcf` extra), installed by `make test` into .venv.
+# the dev dependency group of pyproject.toml (and the gateway's `pfcf` extra), synced from uv.lock
+# into .venv by `make test`.
 # Without Mono, the tests that need it are skipped with this script's name as the reason.
 set -euo pipefail
 

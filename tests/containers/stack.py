@@ -74,12 +74,12 @@ def docker(*args: str, timeout_s: float = 120) -> str:
 
 
 def ensure_wheelhouse() -> None:
-    """The images install from deploy/.wheelhouse; the script is quick when it is up to date."""
+    """The images install from deploy/.wheelhouse (uv.lock's wheels) and deploy/.dist (the
+    project's own); the script is quick when the lock has not changed."""
     done = subprocess.run(
         [str(REPO / "deploy" / "scripts" / "build-wheelhouse.sh")],
         capture_output=True,
         text=True,
-        env=os.environ | {"PYTHON": sys.executable},
         timeout=300,
         check=False,
     )

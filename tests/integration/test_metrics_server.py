@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from prometheus_client import CollectorRegistry, Counter
 
 from aftm.metrics import MetricsServer, latency_histogram
+from aftm.version import commit, version
 from tests.support.processes import http_json
 
 
@@ -28,8 +29,9 @@ def test_metrics_and_health_are_served() -> None:
         assert "aftm_demo_ticks_total 3.0" in text
         assert 'aftm_demo_latency_seconds_bucket{le="5e-05"} 0.0' in text
         assert 'aftm_demo_latency_seconds_bucket{le="0.00025"} 1.0' in text
-        assert http_json(f"{url}/health") == (200, {"healthy": True, "logged_in": True})
+        code = {"version": version(), "commit": commit()}
+        assert http_json(f"{url}/health") == (200, {"healthy": True, "logged_in": True, **code})
         healthy["value"] = False
-        assert http_json(f"{url}/health") == (503, {"healthy": False, "logged_in": False})
+        assert http_json(f"{url}/health") == (503, {"healthy": False, "logged_in": False, **code})
     finally:
         server.stop()

@@ -2,7 +2,7 @@
 
 The DLL is built once per test session into a temporary folder and never committed. Tests that
 need it are skipped, with the reason, only when Mono (mcs, mono) is not installed; a missing
-pythonnet is a broken environment and fails loudly instead (requirements-dev.txt has it).
+pythonnet is a broken environment and fails loudly instead (the dev group in pyproject.toml has it).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def double_dll() -> Path:
     if reason is not None:
         pytest.skip(reason)
     if importlib.util.find_spec("pythonnet") is None:
-        pytest.fail("pythonnet is not installed: pip install -r requirements-dev.txt")
+        pytest.fail("pythonnet is not installed: `make sync` installs the dev group")
     folder = Path(tempfile.mkdtemp(prefix="aftm-pfcf-double-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     try:

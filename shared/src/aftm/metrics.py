@@ -2,6 +2,7 @@
 
 Each service owns a `CollectorRegistry` (not the process-global one) so tests can run several
 services in one process. Latencies are histograms in seconds with buckets from 50 µs to 5 s.
+/health also names the code that answers (`version`, `commit`: aftm.version).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+
+from aftm.version import commit, version
 
 LATENCY_BUCKETS_S = (
     50e-6, 100e-6, 250e-6, 500e-6,
@@ -59,7 +62,8 @@ def _handler(registry: CollectorRegistry, health: HealthCheck) -> type[BaseHTTPR
                 self._send(200, CONTENT_TYPE_LATEST, generate_latest(registry))
             elif self.path.startswith("/health"):
                 healthy, details = health()
-                body = json.dumps({"healthy": healthy, **details}).encode()
+                answer = {"healthy": healthy, **details, "version": version(), "commit": commit()}
+                body = json.dumps(answer).encode()
                 self._send(200 if healthy else 503, "application/json", body)
             else:
                 self._send(404, "text/plain", b"not found\n")

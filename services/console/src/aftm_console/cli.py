@@ -21,6 +21,7 @@ from aftm.domain.limits import MAX_POINTS
 from aftm.errors import AftmError, InvalidInput
 from aftm.market.costs import MAX_COMMISSION_TWD, CostSchedule
 from aftm.market.prices import whole_points
+from aftm.version import describe
 from aftm_console.backtest.report import DEFAULT_POINT_VALUES
 from aftm_console.backtest.runner import Backtest, Summary, run
 from aftm_console.commands.accounts import add_account_commands
@@ -81,10 +82,24 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> _Parser:
     parser = _Parser(prog="aftm", description="AFTM: automatic TAIFEX futures trading.")
     parser.set_defaults(handler=None)
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the version and source commit, then exit"
+    )
     commands: Subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(commands)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """`aftm --version`: asks git only when given (argparse's own action takes a ready string)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        sys.stdout.write(describe() + "\n")
+        parser.exit()
 
 
 def _add_backtest(commands: Subparsers) -> None:
