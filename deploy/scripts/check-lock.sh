@@ -19,6 +19,10 @@ if ! (cd "$REPO" && UV_PYTHON_DOWNLOADS=never .venv-tools/bin/uv lock --check --
 fi
 say "uv.lock matches the pyproject files"
 
+# The wheel check reads tags with `packaging`, from the workspace's .venv (a fresh clone has none
+# yet: the sync is from the lock just checked).
+make --no-print-directory -s -C "$REPO" sync
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$REPO/deploy/scripts/export-requirements.sh" windows "$work"
