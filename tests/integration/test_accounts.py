@@ -57,8 +57,8 @@ def settled(desk: AccountsDesk, orders_each: int) -> dict[str, list[str]] | None
 def agree(desk: AccountsDesk, wanted: dict[str, int]) -> bool:
     """Every account holds `wanted` at the broker, and each executor's book says the same."""
     return all(
-        desk.broker_positions(account) == wanted == executor.book()
-        for account, executor in desk.executors.items()
+        desk.broker_positions(executor.account) == wanted == executor.book()
+        for executor in desk.executors.values()
     )
 
 
@@ -81,6 +81,28 @@ def test_two_executors_trade_the_same_signals_each_on_its_own_account(
     assert all(order.status is OrderStatus.FILLED for order in desk.broker_orders())
     wanted = {"TXFL6": -2, "MXFL6": 1}
     desk.wait_for("each book to equal its account at the broker", lambda: agree(desk, wanted))
+
+
+def test_two_executors_of_one_account_at_once_place_each_order_once(tmp_path: Path) -> None:
+    """An overlap the stack's stop-first updates should prevent (old and new task of one
+    account): both derive the same ids, and the gateway places an id once."""
+    context: Context = zmq.Context()
+    twins = AccountsDesk(tmp_path, context, executors={"old": ACCOUNTS[0], "new": ACCOUNTS[0]})
+    try:
+        twins.start()
+        entries = [an_entry(f"t{n}", Side.BUY, 1) for n in range(4)]
+        for entry in entries:
+            twins.emit(entry)
+        twins.emit(an_exit(entries[0]))
+
+        twins.wait_for("five orders filled", lambda: settled_for(twins, ACCOUNTS[0], 5))
+        time.sleep(1.0)  # a second order for any id would have reached the broker by now
+        placed = Counter(o.client_order_id for o in twins.broker_orders())
+        assert sorted(placed.values()) == [1] * 5
+        twins.wait_for("both books to equal the broker", lambda: agree(twins, {"TXFL6": 3}))
+    finally:
+        twins.close()
+        context.destroy(linger=0)
 
 
 # --- a fixed account ----------------------------------------------------------------------------

@@ -86,7 +86,16 @@ class AccountExecutor:
 
 
 class AccountsDesk:
-    def __init__(self, folder: Path, context: Context, accounts: tuple[str, ...] = ACCOUNTS):
+    """`executors`: name -> account, one executor each (by default one per account, named by
+    it; two names for one account make the twins an upgrade overlap could start)."""
+
+    def __init__(
+        self,
+        folder: Path,
+        context: Context,
+        accounts: tuple[str, ...] = ACCOUNTS,
+        executors: dict[str, str] | None = None,
+    ):
         self.folder, self.context = folder, context
         (folder / "no-secrets").mkdir(exist_ok=True)
         self.gateway_pub, self.gateway_router = endpoint(), endpoint()
@@ -108,9 +117,10 @@ class AccountsDesk:
         )
         self.strategy = StrategyDouble(context)
         self.to_gateway = ReliableClient(context, self.gateway_router, timeout_ms=3000)
-        self.executors = {account: self._executor(account) for account in accounts}
+        named = executors or {account: account for account in accounts}
+        self.executors = {name: self._executor(name, account) for name, account in named.items()}
 
-    def _executor(self, account: str) -> AccountExecutor:
+    def _executor(self, name: str, account: str) -> AccountExecutor:
         signals, control, metrics_port = endpoint(), endpoint(), free_port()
         env = {
             "AFTM_SECRETS_DIR": str(self.folder / "no-secrets"),
@@ -120,7 +130,7 @@ class AccountsDesk:
             "AFTM_EXECUTOR_GATEWAY_PUB_CONNECT": self.gateway_pub,
             "AFTM_EXECUTOR_STRATEGY_CONNECT": self.strategy.endpoint,
             "AFTM_EXECUTOR_METRICS_PORT": str(metrics_port),
-            "AFTM_EXECUTOR_JOURNAL_PATH": str(self.folder / f"executor-{account}.sqlite"),
+            "AFTM_EXECUTOR_JOURNAL_PATH": str(self.folder / f"executor-{name}.sqlite"),
             "AFTM_EXECUTOR_ACCOUNT": account,
             "AFTM_EXECUTOR_ACCOUNT_FIXED": "true",
             "AFTM_EXECUTOR_REQUEST_TIMEOUT_MS": "1000",
@@ -139,21 +149,21 @@ class AccountsDesk:
     def start(self) -> AccountsDesk:
         self.gateway.start()
         self.gateway.wait_healthy(self.gateway_metrics)
-        for account in self.executors:
-            self.start_executor(account)
+        for name in self.executors:
+            self.start_executor(name)
         return self
 
-    def start_executor(self, account: str, **env: str) -> ServiceProcess:
-        executor = self.executors[account]
+    def start_executor(self, name: str, **env: str) -> ServiceProcess:
+        executor = self.executors[name]
         executor.runs += 1
-        log = self.folder / f"executor-{account}-{executor.runs}.log"
+        log = self.folder / f"executor-{name}-{executor.runs}.log"
         executor.logs.append(log)
         executor.process = ServiceProcess("aftm_executor", {**executor.env, **env}, log).start()
         executor.process.wait_healthy(executor.metrics_port)
         return executor.process
 
-    def kill_executor(self, account: str) -> None:
-        process = self.executors[account].process
+    def kill_executor(self, name: str) -> None:
+        process = self.executors[name].process
         assert process is not None
         process.kill()
 
