@@ -9,6 +9,7 @@ rounding, as the broker taxes each fill rather than each order's average)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from decimal import Decimal
 
 from aftm.errors import InvalidInput
@@ -172,8 +173,15 @@ def show_trades(
     open_only: bool = False,
     limit: int = DEFAULT_LIMIT,
     as_json: bool = False,
+    account: str = "",
 ) -> TradeList:
+    """The newest trades; with `account`, only that account's (an executor may trade more than
+    one where the console selects its account)."""
     listed = list_trades(services, open_only=open_only, limit=limit)
+    if account:
+        listed = dataclasses.replace(
+            listed, trades=tuple(t for t in listed.trades if t.account == account)
+        )
     empty = "no open trades" if open_only else "no trades"
     schedule = CostSchedule(services.settings.commission)
     say_trades(listed.trades, empty, as_json=as_json, schedule=schedule)
@@ -201,5 +209,7 @@ def add_trade_commands(commands: Subparsers) -> None:
 
 
 def _trades(services: Services, args: argparse.Namespace) -> int:
-    show_trades(services, open_only=args.open, limit=args.limit, as_json=args.json)
+    show_trades(
+        services, open_only=args.open, limit=args.limit, as_json=args.json, account=args.account
+    )
     return 0
