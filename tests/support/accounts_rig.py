@@ -1,5 +1,6 @@
 """One real gateway (the simulated exchange, several accounts) serving one real executor per
-account, all as processes on 127.0.0.1; the strategy is played by the test.
+account, all as processes on 127.0.0.1; the strategy is played by the test, or run as real
+strategy shards (`shards`: name -> symbols) each pushing to every executor.
 
 `emit` does what every strategy shard does with a signal: stores it (a StrategyDouble answers
 the executors' resync from that store) and pushes it to every executor through a real PUSH
@@ -18,9 +19,13 @@ from typing import TypeVar
 
 import zmq
 
+from aftm.domain.conditions import Condition
+from aftm.domain.market import Tick
 from aftm.domain.signals import Signal
-from aftm.wire.codec import encode
+from aftm.wire.codec import decode, encode
 from aftm.wire.protocol import (
+    TICK_TOPIC,
+    AddCondition,
     ExecutorStatus,
     GetExecutorStatus,
     ListOrders,
@@ -95,8 +100,13 @@ class AccountsDesk:
         context: Context,
         accounts: tuple[str, ...] = ACCOUNTS,
         executors: dict[str, str] | None = None,
+        shards: dict[str, tuple[str, ...]] | None = None,
     ):
         self.folder, self.context = folder, context
+        self.shards = shards or {}
+        self.shard_controls = {name: endpoint() for name in self.shards}
+        self.shard_processes: dict[str, ServiceProcess] = {}
+        self.shard_ports = {name: free_port() for name in self.shards}
         (folder / "no-secrets").mkdir(exist_ok=True)
         self.gateway_pub, self.gateway_router = endpoint(), endpoint()
         self.gateway_metrics = free_port()
@@ -128,7 +138,8 @@ class AccountsDesk:
             "AFTM_EXECUTOR_CONTROL_BIND": control,
             "AFTM_EXECUTOR_GATEWAY_CONNECT": self.gateway_router,
             "AFTM_EXECUTOR_GATEWAY_PUB_CONNECT": self.gateway_pub,
-            "AFTM_EXECUTOR_STRATEGY_CONNECT": self.strategy.endpoint,
+            "AFTM_EXECUTOR_STRATEGY_CONNECT": ",".join(self.shard_controls.values())
+            or self.strategy.endpoint,
             "AFTM_EXECUTOR_METRICS_PORT": str(metrics_port),
             "AFTM_EXECUTOR_JOURNAL_PATH": str(self.folder / f"executor-{name}.sqlite"),
             "AFTM_EXECUTOR_ACCOUNT": account,
@@ -149,6 +160,8 @@ class AccountsDesk:
     def start(self) -> AccountsDesk:
         self.gateway.start()
         self.gateway.wait_healthy(self.gateway_metrics)
+        for name in self.shards:
+            self.start_shard(name)
         for name in self.executors:
             self.start_executor(name)
         return self
@@ -161,6 +174,47 @@ class AccountsDesk:
         executor.process = ServiceProcess("aftm_executor", {**executor.env, **env}, log).start()
         executor.process.wait_healthy(executor.metrics_port)
         return executor.process
+
+    def start_shard(self, name: str) -> ServiceProcess:
+        env = {
+            "AFTM_SECRETS_DIR": str(self.folder / "no-secrets"),
+            "AFTM_STRATEGY_TICK_CONNECT": self.gateway_pub,
+            "AFTM_STRATEGY_SIGNAL_CONNECT": ",".join(
+                e.env["AFTM_EXECUTOR_SIGNAL_BIND"] for e in self.executors.values()
+            ),
+            "AFTM_STRATEGY_CONTROL_BIND": self.shard_controls[name],
+            "AFTM_STRATEGY_STORE_PATH": str(self.folder / f"strategy-{name}.sqlite"),
+            "AFTM_STRATEGY_SHARD": name,
+            "AFTM_STRATEGY_SYMBOLS": ",".join(self.shards[name]),
+            "AFTM_STRATEGY_METRICS_PORT": str(self.shard_ports[name]),
+        }
+        runs = sum(1 for path in self.folder.glob(f"strategy-{name}-*.log")) + 1
+        log = self.folder / f"strategy-{name}-{runs}.log"
+        process = ServiceProcess("aftm_strategy", env, log).start()
+        self.shard_processes[name] = process
+        process.wait_healthy(self.shard_ports[name])
+        return process
+
+    def add_condition(self, shard: str, condition: Condition) -> None:
+        client = ReliableClient(self.context, self.shard_controls[shard], timeout_ms=3000)
+        try:
+            reply = client.request(AddCondition(condition))
+        finally:
+            client.close()
+        assert reply.ok, reply
+
+    def last_price(self, symbol: str) -> int:
+        sub = make_socket(self.context, zmq.SUB, connect=self.gateway_pub, subscribe=(TICK_TOPIC,))
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if sub.poll(100):
+                    tick = decode(sub.recv_multipart()[1])
+                    if isinstance(tick, Tick) and tick.symbol == symbol:
+                        return tick.price
+        finally:
+            sub.close()
+        raise AssertionError(f"no {symbol} tick within 10 s")
 
     def kill_executor(self, name: str) -> None:
         process = self.executors[name].process
@@ -195,6 +249,7 @@ class AccountsDesk:
     def logs(self) -> str:
         parts = [f"--- gateway\n{self.gateway.log()}"]
         parts += [f"--- executor {a}\n{e.log()}" for a, e in self.executors.items()]
+        parts += [f"--- strategy {n}\n{p.log()}" for n, p in self.shard_processes.items()]
         return "\n".join(parts)
 
     def wait_for(self, what: str, probe: Callable[[], T | None], timeout_s: float = WAIT_S) -> T:
@@ -212,6 +267,8 @@ class AccountsDesk:
                 executor.process.kill()
             executor.control.close()
             executor.push.close()
+        for process in self.shard_processes.values():
+            process.kill()
         self.gateway.kill()
         self.to_gateway.close()
         self.strategy.close()
