@@ -383,6 +383,45 @@ def test_halt_reaches_every_executor_and_resume_account_only_its_own(
         aftm(env, "resume")
 
 
+def test_the_menus_brakes_reach_every_executor_and_its_order_the_accounts_one(
+    two_accounts: Fleet,
+) -> None:
+    env = two_accounts.console_env()
+    before = len(broker_orders(two_accounts).orders)
+
+    def modes() -> list[str]:
+        report = ok_json(aftm(env, "status", "--json"))
+        assert isinstance(report, dict)
+        return [report[f"executor {n}"]["mode"] for n in (1, 2)]
+
+    try:
+        halted = menu(env, "11\n0\n")
+        assert halted.returncode == 0, halted.stderr
+        assert modes() == ["halted", "halted"]
+        resumed = menu(env, "12\n0\n")
+        assert modes() == ["active", "active"], resumed.stdout
+    finally:
+        aftm(env, "resume")
+    ordered = menu(env, f"6\nMXFL6\nbuy\n1\n{ACCOUNTS[1]}\n0\n")
+
+    assert f"open: buy 1 MXFL6 on {ACCOUNTS[1]}" in ordered.stdout, ordered.stdout
+    placed = broker_orders(two_accounts).orders[before:]
+    assert [(o.account, o.symbol) for o in placed] == [(ACCOUNTS[1], "MXFL6")]
+
+
+def menu(env: Mapping[str, str], answers: str) -> subprocess.CompletedProcess[str]:
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("AFTM_")}
+    return subprocess.run(
+        [*AFTM, "menu"],
+        env={**plain, "AFTM_CONSOLE_INSECURE": "true", **env},
+        input=answers,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 # --- settings ------------------------------------------------------------------------------------
 
 TEN_THOUSAND = ",".join(f"tcp://h:{1 + n}" for n in range(10_000))

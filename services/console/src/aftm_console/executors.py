@@ -74,7 +74,7 @@ def statuses(
 def choose_by_account(services: Services, account: str) -> None:
     """Send executor requests to the executor trading `account`; InvalidInput (exit 2) naming
     each executor's account when none does. With one executor: nothing to choose."""
-    account = limits.check_account(account)
+    account = limits.check_account(account.strip())
     if len(services.endpoints(EXECUTOR)) == 1:
         return
     found = statuses(services)

@@ -29,6 +29,7 @@ from aftm_console.commands import (
 )
 from aftm_console.commands.common import live
 from aftm_console.errors import ConsoleError
+from aftm_console.executors import choose_by_account, each_executor
 from aftm_console.parsing import Subparsers
 from aftm_console.render import say
 from aftm_console.run.command import RunOptions, run_all
@@ -65,8 +66,8 @@ def run_menu(services: Services, start_all: Callable[[], int]) -> int:
         "8": reconciliation.show_positions,
         "9": trades.show_trades,
         "10": lambda s: start_all(),
-        "11": lambda s: brakes.set_mode(s, TradingMode.HALTED),
-        "12": lambda s: brakes.set_mode(s, TradingMode.ACTIVE),
+        "11": lambda s: each_executor(s, lambda: brakes.set_mode(s, TradingMode.HALTED)),
+        "12": lambda s: each_executor(s, lambda: brakes.set_mode(s, TradingMode.ACTIVE)),
         "13": _flatten,
         "14": _reconcile,
     }
@@ -85,6 +86,7 @@ def run_menu(services: Services, start_all: Callable[[], int]) -> int:
         if entry is None:
             say(f"{choice!r} is not on the menu: choose one of its numbers")
             continue
+        services.forget_choices()  # an account picked for one entry is not the next one's
         try:
             entry(services)
         except EOFError:
@@ -123,7 +125,9 @@ def _create_condition(services: Services) -> None:
 
 def _select_account(services: Services) -> None:
     accounts.show_accounts(services)
-    accounts.use_account(services, _ask("account", _text))
+    account = _ask("account", _text)
+    choose_by_account(services, account)  # with several executors: the one trading it
+    accounts.use_account(services, account)
 
 
 def _market_order(services: Services) -> None:
@@ -131,6 +135,8 @@ def _market_order(services: Services) -> None:
     side = _ask("side (buy/sell)", _side)
     quantity = _ask("quantity", _positive)
     account = _ask("account [the selected one]", _text, default="")
+    if account:
+        choose_by_account(services, account)  # with several executors: the one trading it
     orders.send_market_order(services, symbol, side, quantity, account)
 
 
@@ -139,7 +145,7 @@ def _flatten(services: Services) -> None:
     scope = f"every open {symbol} position" if symbol else "every open position"
     if not _ask(f"close {scope} at market? (y/n)", _yes):
         raise Cancelled
-    brakes.flatten(services, symbol)
+    each_executor(services, lambda: brakes.flatten(services, symbol))
 
 
 def _reconcile(services: Services) -> None:

@@ -73,6 +73,10 @@ class Services:
             raise ValueError(f"{endpoint!r} is not a listed {service} endpoint")
         self._chosen[service] = endpoint
 
+    def forget_choices(self) -> None:
+        """Back to no executor or strategy chosen: the menu's next entry picks afresh."""
+        self._chosen.clear()
+
     def endpoint(self, service: Service) -> str:
         """Where a request that names no endpoint goes: the chosen or the only one."""
         listed = self.endpoints(service)
