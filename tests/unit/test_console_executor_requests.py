@@ -48,6 +48,7 @@ class FakeExecutor(Services):
 
     def __init__(self, **answers: list[object]) -> None:
         self.settings = ConsoleSettings(executor_connect=ENDPOINT, timeout_ms=200)
+        self._chosen = {}  # as Services.__init__ sets it, without opening a ZeroMQ context
         self.answers = answers
         self.asked: list[tuple[object, int]] = []  # (request, retries)
 
