@@ -20,6 +20,7 @@ from aftm.wire.protocol import ErrorCode, ManualOrder, SelectAccount
 from aftm_executor.trades import client_order_id
 from tests.support.accounts_rig import ACCOUNTS, AccountsDesk, Context
 from tests.support.executor_rig import a_signal, an_exit
+from tests.support.processes import ServiceProcess, endpoint, free_port
 
 pytestmark = pytest.mark.slow
 FINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED}
@@ -210,3 +211,28 @@ def all_settled(desk: AccountsDesk, entries: list[Signal]) -> bool:
         if sum(o.account == account for o in orders) != expected:
             return False
     return True
+
+
+def test_a_second_executor_on_one_journal_is_refused_and_a_killed_one_leaves_no_lock(
+    desk: AccountsDesk, tmp_path: Path
+) -> None:
+    owner = desk.executors[ACCOUNTS[0]]
+    ports = {
+        "AFTM_EXECUTOR_SIGNAL_BIND": endpoint(),
+        "AFTM_EXECUTOR_CONTROL_BIND": endpoint(),
+        "AFTM_EXECUTOR_METRICS_PORT": str(free_port()),
+    }
+    log = tmp_path / "intruder.log"
+    intruder = ServiceProcess("aftm_executor", {**owner.env, **ports}, log).start()
+    assert intruder.process is not None
+    try:
+        code = intruder.process.wait(30)
+    finally:
+        intruder.kill()
+
+    assert code == 1, log.read_text()
+    assert "is in use by another executor" in log.read_text()
+    assert owner.status().account == owner.account  # the owner goes on
+    desk.kill_executor(ACCOUNTS[0])
+    desk.start_executor(ACCOUNTS[0])  # kill -9 released the lock
+    assert owner.status().account == owner.account

@@ -23,6 +23,7 @@ from aftm.wire.pipelined import PipelinedClient
 from aftm.wire.protocol import FILL_TOPIC, HEARTBEAT_TOPIC, ORDER_TOPIC
 from aftm.wire.reliable import ReliableClient
 from aftm.wire.sockets import make_socket
+from aftm_executor import journal_lock
 from aftm_executor.desk import Policy, Sent
 from aftm_executor.journal import Journal
 from aftm_executor.market import AlwaysOpen, MarketRules, Sessions
@@ -46,7 +47,11 @@ def main() -> int:
     stop = stop_on_signals()
     try:
         settings.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = journal_lock.hold(settings.journal_path)  # held until the process ends
         journal = Journal(settings.journal_path)
+    except journal_lock.JournalInUse as in_use:
+        logger.error("executor cannot start: {}", in_use)
+        return EXIT_CANNOT_START
     except (OSError, sqlite3.Error) as error:
         logger.error(
             "executor cannot start: journal failed path={} error={}", settings.journal_path, error
@@ -165,6 +170,8 @@ def main() -> int:
         server.stop()
         security.stop()
         _close(context, journal, clients, sockets)
+        if lock is not None:  # after the journal: no other executor opens it before
+            lock.close()
     return 0
 
 
