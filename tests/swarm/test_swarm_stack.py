@@ -28,6 +28,7 @@ HELD = (("TXFL6", Side.BUY, 2), ("TMFL6", Side.SELL, 1))
 ROUND_TRIP_BEFORE_KILL = (("MXFL6", Side.BUY),)
 ROUND_TRIPS_WHILE_DOWN = (("MXFL6", Side.SELL), ("TMFL6", Side.BUY))
 KILLED = "executor-1"
+UPDATED = "executor-2"
 
 
 def status_by_id(desk: Desk, account: str) -> dict[str, OrderStatus]:
@@ -102,6 +103,34 @@ def test_deploy_again_keeps_everything_and_refuses_a_changed_secret(desk: Desk) 
         stack.password_file.write_text(stack.password + "\n")
     assert refused.returncode != 0
     assert f"secret {stack.name}_broker_password exists with other content" in refused.stderr
+
+
+def test_an_update_stops_the_old_executor_before_starting_its_successor(desk: Desk) -> None:
+    """stop-first: while swarm replaces executor-2's task, never two run at once."""
+    stack = desk.stack
+    wait_for(desk, lambda: stack.healthy(UPDATED), 120, f"{UPDATED} healthy")
+    old = stack.running_container(UPDATED)
+    docker("service", "update", "--detach", "--force", stack.service(UPDATED))
+    most_at_once = 0
+    deadline = time.monotonic() + 90
+    while update_state(desk) != "completed":
+        if time.monotonic() > deadline:
+            tasks = docker("service", "ps", "--no-trunc", stack.service(UPDATED))
+            raise AssertionError(f"the update of {UPDATED} did not complete:\n{tasks}")
+        running = docker(
+            *("ps", "--quiet", "--filter", "status=running"),
+            *("--filter", f"label=com.docker.swarm.service.name={stack.service(UPDATED)}"),
+        )
+        most_at_once = max(most_at_once, len(running.split()))
+        time.sleep(0.1)
+    assert most_at_once <= 1, f"{most_at_once} {UPDATED} tasks ran at once during the update"
+    assert stack.running_container(UPDATED) not in ("", old), "no new task replaced the old one"
+    wait_for(desk, lambda: stack.healthy(UPDATED), 60, f"the new {UPDATED} healthy")
+
+
+def update_state(desk: Desk) -> str:
+    state = "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"
+    return docker("service", "inspect", "--format", state, desk.stack.service(UPDATED)).strip()
 
 
 def test_two_shards_two_accounts_survive_an_executor_task_killed(desk: Desk) -> None:
