@@ -466,6 +466,9 @@ def test_account_and_mode_come_from_the_console_and_survive_a_restart(harness: H
     assert chosen.ok
     assert isinstance(halted.body, ExecutorStatus)
     assert (halted.body.account, halted.body.mode) == ("ACC2", TradingMode.HALTED)
+    # Dashboards tell executors apart by the account each trades now.
+    assert harness.metric('aftm_executor_account_info{account="ACC2"}') == 1
+    assert harness.metric('aftm_executor_account_info{account="ACC1"}') is None
     harness.push(a_signal(condition="c1"))
     harness.wait_metric(RISK_REJECTED, 1)
     harness.stop()
