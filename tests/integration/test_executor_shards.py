@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from aftm.domain.orders import PlaceOrder
+from aftm_executor.journal import Journal
 from aftm_executor.trades import Trade, client_order_id
 from tests.support.executor_rig import (
     ACCOUNT,
@@ -118,3 +119,21 @@ def _done(harness: Harness, trade_id: str) -> Trade | None:
     except AssertionError:
         return None
     return trade if trade.is_done else None
+
+
+def test_one_strategy_goes_on_from_the_cursor_it_had_before_shards_and_two_start_their_own(
+    harness: Harness, second: StrategyDouble
+) -> None:
+    harness.journal_path.parent.mkdir(parents=True)
+    journal = Journal(harness.journal_path)
+    journal.set_setting("resync_after", "7")  # written by an executor from before shards
+    journal.close()
+
+    harness.start()
+    wait_for("a resync", lambda: harness.strategy.cursors, harness.log)
+    assert harness.strategy.cursors[0] == 7  # no paging through the whole history again
+    harness.stop()
+
+    harness.start(**shards(harness.strategy.endpoint, second.endpoint))
+    wait_for("both shards asked", lambda: second.cursors, harness.log)
+    assert second.cursors[0] == 0  # a new shard's store: its own positions, from the start
