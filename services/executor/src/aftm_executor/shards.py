@@ -90,10 +90,12 @@ class StrategyShards:
 
     def resync(self, *, everyone: bool = False) -> None:
         """Resync each shard that is due (`everyone`: all of them, as at a start)."""
-        for shard in self.shards:
-            if everyone or time.monotonic() >= shard.due:
-                self._resync(shard)
-        self._taken.clear()  # every id taken so far is journaled, and listed by now or later
+        now = time.monotonic()
+        due = [shard for shard in self.shards if everyone or now >= shard.due]
+        for shard in due:
+            self._resync(shard)
+        if due:  # the ids taken so far are listed by now or later, and journaled either way
+            self._taken.clear()
 
     def fetch(self, signal_id: str) -> Signal | str | None:
         """One signal from whichever shard has it: the signal, MISSING (every shard answered
