@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from aftm.settings import load
-from aftm_executor.settings import MAX_STRATEGY_SHARDS, ExecutorSettings
+from aftm.settings import MAX_ENDPOINTS, load
+from aftm_executor.settings import ExecutorSettings
 from tests.support.processes import ServiceProcess
 
 FIXED = "AFTM_EXECUTOR_ACCOUNT_FIXED"
 ACCOUNT = "AFTM_EXECUTOR_ACCOUNT"
 SHARDS = "AFTM_EXECUTOR_STRATEGY_CONNECT"
-TOO_MANY = ",".join(f"tcp://127.0.0.1:{6000 + n}" for n in range(MAX_STRATEGY_SHARDS + 1))
+TOO_MANY = ",".join(f"tcp://127.0.0.1:{6000 + n}" for n in range(MAX_ENDPOINTS + 1))
 
 
 @pytest.fixture(autouse=True)

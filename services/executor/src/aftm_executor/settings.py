@@ -11,12 +11,17 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from aftm.domain.limits import INT64_MAX, MAX_MARKET_ORDER_QUANTITY, check_account
 from aftm.errors import InvalidInput
 from aftm.security.settings import KeySettings
-from aftm.settings import check_endpoint, check_file_path, check_host, check_log_level
+from aftm.settings import (
+    check_endpoint,
+    check_endpoints,
+    check_file_path,
+    check_host,
+    check_log_level,
+)
 from aftm_executor.protection import DEFAULT_POINTS, parse_points
 
 # Comma-separated in the environment (not JSON): one endpoint per strategy shard.
 Endpoints = Annotated[tuple[str, ...], NoDecode]
-MAX_STRATEGY_SHARDS = 32  # each is asked at every resync: far more than a desk runs
 
 
 class ExecutorSettings(KeySettings):
@@ -99,32 +104,15 @@ class ExecutorSettings(KeySettings):
 
     @field_validator("strategy_connect", mode="before")
     @classmethod
-    def _split(cls, value: object) -> object:
+    def _strategy_endpoints(cls, value: object) -> object:
+        """The shared rule for endpoint lists: none empty (a stray comma is a typo, not a
+        shard), none twice (one shard asked twice would share one resync cursor), at most
+        MAX_ENDPOINTS."""
+        if isinstance(value, tuple | list) and all(isinstance(part, str) for part in value):
+            value = ",".join(value)
         if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(","))
+            return check_endpoints(value, binding=False)
         return value
-
-    @field_validator("strategy_connect")
-    @classmethod
-    def _strategy_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        """Each a connect endpoint; none empty (a stray comma is a typo, not a shard), none
-        twice (one shard asked twice would share one resync cursor)."""
-        if not value or value == ("",):
-            raise ValueError("needs at least one endpoint")
-        if len(value) > MAX_STRATEGY_SHARDS:
-            raise ValueError(f"lists {len(value)} endpoints, at most {MAX_STRATEGY_SHARDS}")
-        endpoints: list[str] = []
-        for number, text in enumerate(value, start=1):
-            if not text:
-                raise ValueError(f"endpoint {number} is empty (a stray comma?)")
-            try:
-                endpoint = check_endpoint(text, binding=False)
-            except ValueError as bad:
-                raise ValueError(f"endpoint {number}: {bad}") from None
-            if endpoint in endpoints:
-                raise ValueError(f"endpoint {number} {endpoint!r} is listed twice")
-            endpoints.append(endpoint)
-        return tuple(endpoints)
 
     @field_validator("metrics_host")
     @classmethod
