@@ -21,6 +21,7 @@ from aftm.wire.protocol import (
 )
 from aftm_console.commands.common import is_interactive, live
 from aftm_console.contracts import contract_facts
+from aftm_console.errors import ServiceDown
 from aftm_console.parsing import Subparsers, add_json_flag
 from aftm_console.render import jsonable, printable, say, say_json, say_table
 from aftm_console.services import Service, Services
@@ -59,6 +60,26 @@ def unregister_item(services: Services, symbol: str) -> FutureList:
     listed = services.ask(GATEWAY, UnregisterItem(symbol.strip()), FutureList, retries=1)
     say(f"unregistered {symbol.strip()}; ticks flow for: {_registered(listed)}")
     return listed
+
+
+def prepare_symbol(services: Services, symbol: str) -> str:
+    """Refuse a symbol the gateway does not list; register it so its ticks reach the strategy.
+
+    A gateway that does not answer cannot check anything: the condition is still added (the
+    strategy keeps it), and what was skipped is returned to be told once it has been.
+    """
+    try:
+        listed = services.ask(Service.GATEWAY, ListFutures(), FutureList, retries=1)
+    except ServiceDown as down:
+        return f"{down}; so {symbol} was neither checked nor registered for ticks"
+    future = next((f for f in listed.futures if f.symbol == symbol), None)
+    if future is None:
+        known = ", ".join(f.symbol for f in listed.futures) or "none"
+        raise InvalidInput("symbol", f"{symbol!r} is not listed at the gateway (listed: {known})")
+    if not future.registered:
+        services.ask(Service.GATEWAY, RegisterItem(symbol), FutureList, retries=1)
+        say(f"registered {symbol} at the gateway so its ticks reach the strategy")
+    return ""
 
 
 def show_futures(
