@@ -13,8 +13,9 @@ that image might carry are unknown here (the reason USER must be set in the Dock
 
 What "the same" means, fact by fact (Windows runs Python differently, so some facts are
 normalised before they are compared):
-- entrypoint: the module run with `python -m MODULE`; the interpreter's spelling (`python`,
-  `python.exe`, `C:\\Python\\python.exe`) and the instruction's form are ignored.
+- entrypoint: the module run with `python -m MODULE` and the arguments after it; the
+  interpreter's spelling (`python`, `python.exe`, `C:\\Python\\python.exe`) and the instruction's
+  form are ignored.
 - exposed ports: the set of EXPOSE ports, `5555` read as `5555/tcp`.
 - settings: the names of the `AFTM_*` ENV variables; their values must match too, except
   `*_PATH` settings, which must name the same file relative to the state volume.
@@ -227,9 +228,10 @@ def _is_python(program: str) -> bool:
 
 
 def _module(argv: list[str]) -> str:
-    """`python -m MODULE ...` as MODULE; any other command as written."""
+    """`python -m MODULE ARGS...` as `MODULE ARGS...` (the interpreter's spelling and its own
+    options aside; the arguments are part of what the image runs); any other command as written."""
     if argv and _is_python(argv[0]) and "-m" in argv[1:-1]:
-        return argv[argv.index("-m") + 1]
+        return " ".join(argv[argv.index("-m") + 1 :])
     return " ".join(argv)
 
 

@@ -104,6 +104,20 @@ def test_a_changed_linux_entrypoint_alone_is_reported(tmp_path: Path) -> None:
     assert parity(changed, "strategy") == []
 
 
+def test_an_argument_added_to_a_linux_entrypoint_alone_is_reported(tmp_path: Path) -> None:
+    # The module alone is not the promise: an argument after it changes what the image runs.
+    changed = mutated(
+        tmp_path,
+        'ENTRYPOINT ["python", "-m", "aftm_strategy"]',
+        'ENTRYPOINT ["python", "-m", "aftm_strategy", "--log-json"]',
+    )
+
+    assert parity(changed, "strategy") == [
+        "entrypoint: linux runs aftm_strategy --log-json, windows aftm_strategy"
+    ]
+    assert parity(changed, "executor") == []
+
+
 def test_a_changed_linux_port_alone_is_reported(tmp_path: Path) -> None:
     changed = mutated(tmp_path, "EXPOSE 5555 5556 9101", "EXPOSE 5565 5556 9101")
 
