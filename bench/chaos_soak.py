@@ -51,7 +51,7 @@ from bench.chaos_verdict import RESTART_LIMIT_PCT, judge
 from bench.journals import read_emitted, read_executor
 from bench.keeper import ConditionKeeper
 from bench.pipeline_bench import EXECUTOR_LIMITS
-from bench.pipeline_rig import SERVICES, RigConfig, Services, executor_journal
+from bench.pipeline_rig import SERVICES, RigConfig, Services, executor_journal, start_services
 from bench.settle import Settle, settle
 from tests.support import dotnet
 
@@ -181,7 +181,7 @@ def drive(args: argparse.Namespace, folder: Path) -> Run:
     config = rig_config(args, folder)
     context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     try:
-        with Services(config) as rig:
+        with start_services(config) as rig:
             clients = Clients(
                 *(
                     rig.client(context, name, timeout_ms=REQUEST_TIMEOUT_MS)

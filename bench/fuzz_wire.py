@@ -42,7 +42,6 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +74,7 @@ from bench.fuzz_verdict import (
     is_alive,
     malformed,
 )
-from bench.pipeline_rig import SERVICES, RigConfig, Services, service_env
+from bench.pipeline_rig import SERVICES, RigConfig, Services, service_env, start_services
 
 ROOM_WAIT_MS = 30_000  # a delivering client waiting this long for room: the service is stuck
 SETTLE_S = 60.0  # at most this long for a service to work through what it was sent
@@ -381,28 +380,6 @@ def rig_config(folder: Path, keydir: Path, log_level: str) -> RigConfig:
     )
 
 
-@contextlib.contextmanager
-def start(config: RigConfig, attempts: int = 3) -> Iterator[Services]:
-    """The rig, started again on fresh ports should a port it picked be taken meanwhile (other
-    processes on this host pick free ports too)."""
-    for attempt in range(1, attempts + 1):
-        rig = Services(config)
-        try:
-            rig.__enter__()
-        except RuntimeError:
-            if attempt == attempts:
-                raise
-            progress(f"services did not start (attempt {attempt}); trying other ports")
-            continue
-        try:
-            yield rig
-        except BaseException as error:
-            rig.__exit__(type(error), error, error.__traceback__)  # shows the services' logs
-            raise
-        rig.__exit__(None, None, None)
-        return
-
-
 def sim_state(config: RigConfig, rig: Services) -> Path:
     """The simulated exchange's own SQLite book: the broker's word, not a service's."""
     return Path(service_env(config, rig.endpoints)["gateway"]["AFTM_GATEWAY_SIM_STATE_PATH"])
@@ -414,7 +391,7 @@ def fuzz_wire(folder: Path, args: argparse.Namespace) -> dict[str, object]:
     keys.create(keydir)
     config = rig_config(folder, keydir, args.log_level)
     started = time.monotonic()
-    with start(config) as rig:
+    with start_services(config) as rig:
         fuzzer = Fuzzer(rig, keydir, args)
         try:
             runs = fuzzer.run()

@@ -7,6 +7,7 @@ the services also get SIGTERM should the bench itself die without cleaning up.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -274,3 +275,30 @@ class Services:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"{name} not healthy in {timeout_s} s; see {self.log_path(name)}")
+
+
+@contextlib.contextmanager
+def start_services(config: RigConfig, attempts: int = 3) -> Iterator[Services]:
+    """The rig, started again on fresh ports should a port it picked be taken meanwhile: a free
+    port is only free when it is picked, and other processes on this host (an outgoing
+    connection's ephemeral port among them) may take it before the service binds it."""
+    for attempt in range(1, attempts + 1):
+        rig = Services(config)
+        try:
+            rig.__enter__()
+        except RuntimeError as failure:
+            if attempt == attempts:
+                raise
+            print(
+                f"services did not start (attempt {attempt}: {failure}); trying other ports",
+                file=sys.stderr,
+                flush=True,
+            )
+            continue
+        try:
+            yield rig
+        except BaseException as error:
+            rig.__exit__(type(error), error, error.__traceback__)  # shows the services' logs
+            raise
+        rig.__exit__(None, None, None)
+        return

@@ -25,8 +25,8 @@ from aftm.security.transport import Curve
 from aftm.wire.reliable import ReliableClient
 from bench.broker_book import read_sim
 from bench.fuzz_verdict import breaches, gather
-from bench.fuzz_wire import Fuzzer, fuzz_wire, options, rig_config, sim_state, start
-from bench.pipeline_rig import SERVICES
+from bench.fuzz_wire import Fuzzer, fuzz_wire, options, rig_config, sim_state
+from bench.pipeline_rig import SERVICES, start_services
 
 FRAMES = 2_000
 DELIVERED = ("gateway.router", "strategy.control", "executor.pull", "executor.control")
@@ -63,7 +63,7 @@ def test_the_verdict_fails_for_a_killed_service_and_an_order_it_did_not_expect(
     keydir = tmp_path / "keys"
     keys.create(keydir)
     config = rig_config(tmp_path, keydir, "WARNING")
-    with start(config) as rig:
+    with start_services(config) as rig:
         fuzzer = Fuzzer(rig, keydir, options(["--frames", "0"]))
         try:
             place_one_order(rig.endpoints.gateway_router, keydir)
