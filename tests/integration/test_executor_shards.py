@@ -107,7 +107,11 @@ def test_an_exit_s_entry_is_never_declared_missing_while_a_shard_that_may_have_i
 
     harness.push(an_exit(ghost))
 
-    held = wait_for("the exit held", lambda: harness.journal_trade("g1").hold, harness.log)
+    def exit_held() -> str | None:  # the signal is journaled a moment after the push
+        trade = harness.journaled("g1")
+        return trade.hold if trade is not None else None
+
+    held = wait_for("the exit held", exit_held, harness.log)
     assert "waiting for the entry" in held
     assert not harness.journal_trade("g1").refused  # not "exit without an entry"
     assert harness.gateway.place_ids() == []

@@ -416,11 +416,16 @@ class Harness:
             assert time.monotonic() - started < 3.0, self.log()
 
     def journal_trade(self, trade_id: str) -> Trade:
+        trade = self.journaled(trade_id)
+        assert trade is not None, f"trade {trade_id} was never journaled"
+        return trade
+
+    def journaled(self, trade_id: str) -> Trade | None:
+        """The trade as journaled, or None when its signal has not been taken in yet: what a
+        `wait_for` probe reads, since the executor journals a pushed signal a moment later."""
         journal = Journal(self.journal_path)
         try:
-            trade = journal.trade(trade_id)
-            assert trade is not None, f"trade {trade_id} was never journaled"
-            return trade
+            return journal.trade(trade_id)
         finally:
             journal.close()
 
