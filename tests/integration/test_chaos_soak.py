@@ -3,7 +3,7 @@ is SIGKILLed and restarted every ~12 s, and the verdict, computed from the broke
 the journals, finds nothing duplicated, lost or left open, the executor's positions equal to the
 broker's, and few signals refused because a service restarted (see RESTART_LIMIT_PCT).
 
-On the simulated exchange for ~90 s, and for a minute over the PFCF test double in its
+On the simulated exchange for a minute, and for 45 s over the PFCF test double in its
 late-acknowledgement mode (skipped, with the reason, without Mono). The 10-minute runs are in the
 benchmark set (README). First, in memory, the verdict itself: a clean record passes, and each
 kind of breach, planted in an otherwise clean record, fails it.
@@ -147,9 +147,9 @@ def assert_passed(verdict: str, details: dict[str, Any], *, kills: int, signals:
 
 @pytest.mark.slow
 def test_a_short_chaos_soak_on_the_simulated_exchange_passes(tmp_path: Path) -> None:
-    verdict, details = soak(tmp_path, 1.5)
+    verdict, details = soak(tmp_path, 1.0)
 
-    assert_passed(verdict, details, kills=5, signals=200)
+    assert_passed(verdict, details, kills=4, signals=130)
 
 
 @pytest.mark.slow
@@ -160,6 +160,6 @@ def test_a_short_chaos_soak_over_the_pfcf_double_acknowledging_late_passes(
     if reason is not None:
         pytest.skip(reason)
 
-    verdict, details = soak(tmp_path, 1.0, "--broker", "dotnet")
+    verdict, details = soak(tmp_path, 0.75, "--broker", "dotnet")
 
-    assert_passed(verdict, details, kills=3, signals=60)
+    assert_passed(verdict, details, kills=2, signals=40)
