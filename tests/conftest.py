@@ -12,14 +12,31 @@ after 2026-12-13 and every rule would fail once the holiday file's last year has
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 SUITE_MARKET_TIME = "2026-12-02T10:00:00+08:00"  # a Wednesday, in the regular session
 
 
-@pytest.fixture(autouse=True)
-def _plain_tcp(monkeypatch: pytest.MonkeyPatch) -> None:
+def _suite_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     for service in ("GATEWAY", "STRATEGY", "EXECUTOR", "CONSOLE"):
         monkeypatch.setenv(f"AFTM_{service}_INSECURE", "true")
     monkeypatch.setenv("AFTM_EXECUTOR_MARKET_RULES", "always_open")
     monkeypatch.setenv("AFTM_MARKET_CLOCK_START", SUITE_MARKET_TIME)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_defaults_for_every_scope() -> Iterator[None]:
+    # Session scope: module-scoped fixtures that start services are set up before any
+    # function-scoped one, so defaults set only per test came too late for them (their executor
+    # ran TAIFEX's rules on the real clock; tests/unit/test_suite_defaults.py).
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _suite_defaults(monkeypatch)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _plain_tcp(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Again per test, so whatever one test changed by hand never leaks into the next.
+    _suite_defaults(monkeypatch)
