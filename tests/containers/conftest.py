@@ -9,7 +9,6 @@ any other failure (no compose plugin, a build error) fails the tests. With AFTM_
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,41 +23,14 @@ os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 
 from tests.containers.stack import Context, Stack, docker, ensure_wheelhouse
+from tests.support.docker_engine import skip_without_engine
 
 HERE = Path(__file__).parent
 TESTCONTAINERS_LABEL = "label=org.testcontainers=true"
-REQUIRE_DOCKER = "AFTM_REQUIRE_DOCKER"
-
-
-def engine_problem() -> str | None:
-    """Why no Docker engine answers, or None when one does."""
-    try:
-        done = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"no Docker engine: {error}"
-    if done.returncode != 0:
-        return f"no Docker engine answers: {done.stderr.strip()}"
-    return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    ours = [item for item in items if HERE in item.path.parents]
-    if not ours:
-        return
-    problem = engine_problem()
-    if problem is None:
-        return
-    reason = f"{problem} (deploy/scripts/prepare-machine.sh installs and starts one)"
-    if os.environ.get(REQUIRE_DOCKER) == "1":
-        raise pytest.UsageError(f"{REQUIRE_DOCKER}=1 but {reason}")
-    for item in ours:
-        item.add_marker(pytest.mark.skip(reason=reason))
+    skip_without_engine(HERE, items)
 
 
 @pytest.fixture(scope="session")
